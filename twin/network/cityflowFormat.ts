@@ -77,8 +77,12 @@ export const VehicleParamsSchema = z.object({
   minGap: z.number().nonnegative(),
   maxSpeed: z.number().positive(),
   headwayTime: z.number().nonnegative(),
+  /** Our extension (CityFlow ignores it): what cameras classify the vehicle as. */
+  class: z.enum(['car', 'bus', 'truck', 'emergency']).optional(),
 });
 export type VehicleParams = z.infer<typeof VehicleParamsSchema>;
+export type VehicleClass = NonNullable<VehicleParams['class']>;
+export const VEHICLE_CLASSES: readonly VehicleClass[] = ['car', 'bus', 'truck', 'emergency'];
 
 /**
  * CityFlow silently ignores a non-integer startTime/endTime (falls back to 0 / -1); we refuse

@@ -13,6 +13,7 @@
  * links) by integer, and a step allocates nothing on the hot path but the short list of
  * vehicles changing drivable. Deterministic for a seed; time is the step counter.
  */
+import { VEHICLE_CLASSES } from '../network/cityflowFormat.ts';
 import type { RoadNetwork } from '../network/RoadNetwork.ts';
 import type { Flow } from '../network/importCityFlow.ts';
 import { firstLaneCandidates, lanePath } from '../network/route.ts';
@@ -107,6 +108,7 @@ export interface EngineSnapshot {
   listTail: Int32Array;
   finished: number;
   finishedTravelTime: number;
+  nextUid: number;
   created: number;
   vehicleUpdates: number;
   trips: TripRecord[];
@@ -119,9 +121,9 @@ const F64_FIELDS = [
 ] as const;
 const I32_FIELDS = [
   'drv', 'ptr', 'leader', 'blocker', 'prio', 'enterLinkTime', 'prevDrv', 'flowOf', 'serial', 'stops',
-  'bDrv', 'bPtr', 'bBlocker', 'next', 'prev', 'runPos', 'pathId',
+  'bDrv', 'bPtr', 'bBlocker', 'next', 'prev', 'runPos', 'pathId', 'uid',
 ] as const;
-const U8_FIELDS = ['state', 'stopped', 'bEnds'] as const;
+const U8_FIELDS = ['state', 'stopped', 'bEnds', 'vclass'] as const;
 type F64Field = (typeof F64_FIELDS)[number];
 type I32Field = (typeof I32_FIELDS)[number];
 type U8Field = (typeof U8_FIELDS)[number];
@@ -186,6 +188,13 @@ export class Engine {
   private finishedTravelTime = 0;
   private createdCount = 0;
   private vehicleUpdateCount = 0;
+  private nextUid = 0;
+  /** Moves committed in the last step (see forEachMove). */
+  private moveSlot = new Int32Array(256);
+  private moveFrom = new Int32Array(256);
+  private moveTo = new Int32Array(256);
+  private moveVia = new Int32Array(256);
+  private nMoves = 0;
   private readonly changers: number[] = [];
   private readonly enders: number[] = [];
   private readonly spawned: number[] = [];
@@ -441,14 +450,14 @@ export class Engine {
 
   /** A readable copy of every running vehicle (tests, sampling for the viewer); allocates. */
   vehicleViews(): VehicleView[] {
-    const { drv, flowOf, serial, ptr, pathId } = this.i32;
+    const { drv, ptr, pathId } = this.i32;
     const { dis, spd, len, negAcc } = this.f64;
     const out: VehicleView[] = [];
     for (let r = 0; r < this.nRun; r++) {
       const v = this.runList[r];
       const path = this.pathTable[pathId[v]];
       out.push({
-        id: `flow_${this.flows[flowOf[v]].flow.index}_${serial[v]}`,
+        id: this.vehicleId(v),
         drivable: drv[v],
         nextDrivable: ptr[v] + 1 < path.length ? path[ptr[v] + 1] : -1,
         dis: dis[v],
@@ -460,6 +469,37 @@ export class Engine {
     return out;
   }
 
+  /** Visits the vehicles on drivable d in list (arrival) order, front first. */
+  forEachOn(d: number, fn: (slot: number, dis: number, speed: number, length: number) => void): void {
+    const { next } = this.i32;
+    const { dis, spd, len } = this.f64;
+    for (let v = this.listHead[d]; v >= 0; v = next[v]) fn(v, dis[v], spd[v], len[v]);
+  }
+
+  /**
+   * Visits the moves committed in the last step: each vehicle that changed drivable (`to`) or
+   * left the network (`to` = -1), with the drivable it was on and the next one on its path from
+   * there (`via`: for a vehicle leaving a lane, the lane link it took, i.e. its movement).
+   * A vehicle may cross several drivables in one step; only the ends are reported.
+   */
+  forEachMove(fn: (slot: number, from: number, to: number, via: number) => void): void {
+    for (let m = 0; m < this.nMoves; m++) fn(this.moveSlot[m], this.moveFrom[m], this.moveTo[m], this.moveVia[m]);
+  }
+
+  /** A vehicle's identity that is never reused, unlike its slot. */
+  vehicleUid(slot: number): number {
+    return this.i32.uid[slot];
+  }
+
+  /** CityFlow-style id `flow_<flow>_<n>`. */
+  vehicleId(slot: number): string {
+    return `flow_${this.flows[this.i32.flowOf[slot]].flow.index}_${this.i32.serial[slot]}`;
+  }
+
+  vehicleClass(slot: number): (typeof VEHICLE_CLASSES)[number] {
+    return VEHICLE_CLASSES[this.u8.vclass[slot]];
+  }
+
   /** Drivable d's length (lanes first, then lane links at nLanes + link index). */
   drivableLength(d: number): number {
     return this.drvLen[d];
@@ -468,16 +508,6 @@ export class Engine {
   /** Whether lane link k may be entered now (its movement has green). */
   linkGreen(k: number): boolean {
     return this.lights.movementGreen[this.linkMovement[k]] === 1;
-  }
-
-  /** Positions of running vehicles: drivable index, distance along it, speed. */
-  forEachVehicle(fn: (id: string, drivable: number, dis: number, speed: number) => void): void {
-    const { drv, flowOf, serial } = this.i32;
-    const { dis, spd } = this.f64;
-    for (let r = 0; r < this.nRun; r++) {
-      const v = this.runList[r];
-      fn(`flow_${this.flows[flowOf[v]].flow.index}_${serial[v]}`, drv[v], dis[v], spd[v]);
-    }
   }
 
   // ------------------------------------------------------------------ 1–2: spawning, route planning
@@ -590,6 +620,8 @@ export class Engine {
     i.prio[v] = prio;
     i.flowOf[v] = fi;
     i.serial[v] = fr.count++;
+    i.uid[v] = this.nextUid++;
+    this.u8.vclass[v] = p.class ? VEHICLE_CLASSES.indexOf(p.class) : 0;
     i.leader[v] = -1;
     i.blocker[v] = -1;
     i.enterLinkTime[v] = INT_MAX;
@@ -933,6 +965,9 @@ export class Engine {
       else if (i.bDrv[v] !== i.drv[v]) changers.push(v);
     }
     const k = this.stepIndex;
+    this.nMoves = 0;
+    for (const v of enders) this.recordMove(v, -1);
+    for (const v of changers) this.recordMove(v, i.bDrv[v]);
     for (const v of enders) {
       this.listRemove(i.drv[v], v);
       const tt = k * this.dt - f.enterTime[v];
@@ -940,7 +975,7 @@ export class Engine {
       this.finishedTravelTime += tt;
       if (this.recordTrips) {
         this.trips.push({
-          vehicle: `flow_${this.flows[i.flowOf[v]].flow.index}_${i.serial[v]}`,
+          vehicle: this.vehicleId(v),
           flow: this.flows[i.flowOf[v]].flow.index,
           enterTime: f.enterTime[v],
           exitTime: k * this.dt,
@@ -982,6 +1017,27 @@ export class Engine {
         }
       } else u.stopped[v] = 0;
     }
+  }
+
+  private recordMove(v: number, to: number): void {
+    if (this.nMoves === this.moveSlot.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.moveSlot = grow(this.moveSlot);
+      this.moveFrom = grow(this.moveFrom);
+      this.moveTo = grow(this.moveTo);
+      this.moveVia = grow(this.moveVia);
+    }
+    const i = this.i32;
+    const path = this.pathTable[i.pathId[v]];
+    const m = this.nMoves++;
+    this.moveSlot[m] = v;
+    this.moveFrom[m] = i.drv[v];
+    this.moveTo[m] = to;
+    this.moveVia[m] = i.ptr[v] + 1 < path.length ? path[i.ptr[v] + 1] : -1;
   }
 
   private removeRunning(v: number): void {
@@ -1083,6 +1139,7 @@ export class Engine {
       listTail: this.listTail.slice(),
       finished: this.finishedCount,
       finishedTravelTime: this.finishedTravelTime,
+      nextUid: this.nextUid,
       created: this.createdCount,
       vehicleUpdates: this.vehicleUpdateCount,
       trips: this.trips.map((t) => ({ ...t })),
@@ -1121,6 +1178,7 @@ export class Engine {
     e.listTail.set(snap.listTail);
     e.finishedCount = snap.finished;
     e.finishedTravelTime = snap.finishedTravelTime;
+    e.nextUid = snap.nextUid;
     e.createdCount = snap.created;
     e.vehicleUpdateCount = snap.vehicleUpdates;
     e.trips.push(...snap.trips.map((t) => ({ ...t })));
