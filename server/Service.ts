@@ -1,0 +1,97 @@
+/**
+ * Builds and starts the whole service from a configuration: database, auth, the twin runtime on
+ * the demo city, the HTTP API, WebSocket streams and the viewer. main.ts calls it; integration
+ * tests call it too, on a free port and a temporary data directory.
+ */
+import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getRequestListener } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import demoSpec from '../data/demo-city.json' with { type: 'json' };
+import { demoCityFromSpec } from '../twin/network/generator.ts';
+import { importFlows, importRoadnet } from '../twin/network/importCityFlow.ts';
+import { createApp, type Services } from './api/app.ts';
+import { AuditLog } from './AuditLog.ts';
+import { AuthService } from './auth/AuthService.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/Database.ts';
+import { networks } from './db/schema.ts';
+import { Metrics } from './Metrics.ts';
+import { StreamHub } from './streams/StreamHub.ts';
+import { TwinRuntime } from './TwinRuntime.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface RunningService {
+  server: Server;
+  port: number;
+  url: string;
+  database: Database;
+  runtime: TwinRuntime;
+  hub: StreamHub;
+  /** Token printed on first start (null when an admin already existed or ADMIN_TOKEN was given). */
+  generatedAdminToken: string | null;
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config): Promise<RunningService> {
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const auth = new AuthService(database.db);
+  const generatedAdminToken = await auth.ensureAdmin(config.ADMIN_TOKEN);
+  const audit = new AuditLog(database.db);
+  const metrics = new Metrics();
+
+  // The demo city, over a whole day from the spec's start time, so the field never runs dry.
+  const city = demoCityFromSpec({ ...demoSpec, demand: { ...demoSpec.demand, duration: 86_400 } }, config.SEED, 'data/demo-city.json');
+  const network = importRoadnet(city.roadnet, 'demo city roadnet');
+  const flows = importFlows(city.flows, network, 'demo city flows');
+  await database.db
+    .insert(networks)
+    .values({ id: 'demo', name: city.name, roadnet: city.roadnet })
+    .onConflictDoUpdate({ target: networks.id, set: { name: city.name, roadnet: city.roadnet } });
+
+  const runtime = new TwinRuntime({ name: city.name, network, flows, speed: config.SPEED, seed: config.SEED }, metrics);
+  const hub = new StreamHub(auth, metrics);
+  hub.register('signals', runtime.signalsSource());
+  hub.register('lanes', runtime.lanesSource());
+  hub.register('vehicles', runtime.vehiclesSource());
+  runtime.onAfterTick(() => hub.publish());
+
+  const services: Services = {
+    database,
+    auth,
+    audit,
+    metrics,
+    status: () => ({ simTime: runtime.engine.time, tickLagSeconds: runtime.tickLagSeconds, forecastBackend: null }),
+    networkView: () => runtime.view,
+  };
+  const app = createApp(services);
+  const viewerDist = join(root, 'viewer', 'dist');
+  if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));
+
+  const server = createServer(getRequestListener(app.fetch));
+  server.on('upgrade', (req, socket, head) => void hub.handleUpgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  if (config.FIELD === '1') runtime.start();
+
+  return {
+    server,
+    port,
+    url: `http://${config.HOST}:${port}`,
+    database,
+    runtime,
+    hub,
+    generatedAdminToken,
+    stop: async () => {
+      runtime.stop();
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The Hono application: every route, its zod schemas (which also generate the OpenAPI document at
+ * /api/openapi.json), authentication and role checks. Pure wiring over the services it is given.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Hono } from 'hono';
+import type { AuthService } from '../auth/AuthService.ts';
+import type { AuditLog } from '../AuditLog.ts';
+import type { Database } from '../db/Database.ts';
+import { ROLES } from '../db/schema.ts';
+import type { Metrics } from '../Metrics.ts';
+import { authenticate, errorBody, requireRole, validationHook, type AppEnv } from './http.ts';
+
+export interface ServiceStatus {
+  /** Simulation time of the twin (s). */
+  simTime: number;
+  /** How far the tick loop is behind schedule (s). */
+  tickLagSeconds: number;
+  /** TensorFlow.js backend in use by the forecaster, once initialised. */
+  forecastBackend: string | null;
+}
+
+export interface Services {
+  database: Database;
+  auth: AuthService;
+  audit: AuditLog;
+  metrics: Metrics;
+  status(): ServiceStatus;
+  /** The network as the viewer draws it (see NetworkView). */
+  networkView(): unknown;
+}
+
+/** Route modules add themselves to the app with the services they need. */
+export type RouteModule = (app: OpenAPIHono<AppEnv>, services: Services) => void;
+
+const ErrorSchema = z
+  .object({ error: z.object({ message: z.string(), fields: z.array(z.object({ path: z.string(), message: z.string() })).optional() }) })
+  .openapi('Error');
+
+export const errorResponses = {
+  400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
+  401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },
+  403: { description: 'Role not allowed', content: { 'application/json': { schema: ErrorSchema } } },
+} as const;
+
+const RoleSchema = z.enum(ROLES);
+
+const CreateUserSchema = z
+  .object({
+    name: z.string().min(1).max(64).regex(/^[\w.-]+$/, 'letters, digits, _ . - only'),
+    role: RoleSchema,
+    intersections: z.array(z.string().min(1)).default([]),
+  })
+  .refine((u) => u.role !== 'controller' || u.intersections.length > 0, {
+    message: 'a controller must be bound to at least one intersection',
+    path: ['intersections'],
+  })
+  .openapi('CreateUser');
+
+export function createApp(services: Services, modules: RouteModule[] = []): Hono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer' });
+
+  app.onError((err, c) => {
+    console.error(`${c.req.method} ${c.req.path}:`, err);
+    return c.json(errorBody('internal error'), 500);
+  });
+  app.notFound((c) => c.json(errorBody(`no route ${c.req.method} ${c.req.path}`), 404));
+
+  // ---- unauthenticated operations endpoints
+  app.get('/health', async (c) => {
+    let dbOk = false;
+    try {
+      dbOk = await services.database.ping();
+    } catch {
+      dbOk = false;
+    }
+    const s = services.status();
+    const body = {
+      status: dbOk ? 'ok' : 'degraded',
+      database: { kind: services.database.kind, ok: dbOk },
+      forecastBackend: s.forecastBackend,
+      simTime: s.simTime,
+      tickLagSeconds: s.tickLagSeconds,
+    };
+    return c.json(body, dbOk ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => {
+    c.header('content-type', services.metrics.registry.contentType);
+    return c.body(await services.metrics.registry.metrics());
+  });
+
+  // ---- everything under /api needs a token
+  app.use('/api/*', async (c, next) => {
+    if (c.req.path === '/api/openapi.json') return next();
+    return authenticate(services.auth)(c, next);
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/network',
+      summary: 'The network: intersections, roads, lanes and movements with their geometry',
+      security: [{ Bearer: [] }],
+      responses: { 200: { description: 'The network', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...errorResponses },
+    }),
+    (c) => c.json(services.networkView() as Record<string, unknown>, 200),
+  );
+
+  const UserSchema = z.object({ id: z.number(), name: z.string(), role: RoleSchema, intersections: z.array(z.string()) }).openapi('User');
+  app.use('/api/users', requireRole());
+  app.use('/api/users/*', requireRole());
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/users',
+      summary: 'Create a user with a role; returns its bearer token once (admin)',
+      security: [{ Bearer: [] }],
+      request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: z.object({ user: UserSchema, token: z.string() }) } } },
+        409: { description: 'Name taken', content: { 'application/json': { schema: ErrorSchema } } },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const existing = (await services.auth.list()).find((u) => u.name === body.name);
+      if (existing) return c.json(errorBody(`user ${body.name} exists`), 409);
+      const created = await services.auth.createUser(body.name, body.role, body.intersections);
+      await services.audit.record({ actor: c.get('user').name, action: 'user.create', target: `user:${body.name}`, detail: { role: body.role, intersections: body.intersections } });
+      return c.json(created, 201);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/users',
+      summary: 'List users (admin)',
+      security: [{ Bearer: [] }],
+      responses: { 200: { description: 'Users', content: { 'application/json': { schema: z.object({ users: z.array(UserSchema.extend({ revoked: z.boolean() })) }) } } }, ...errorResponses },
+    }),
+    async (c) => {
+      const list = await services.auth.list();
+      return c.json({ users: list.map(({ createdAt: _c, ...u }) => u) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/users/{name}',
+      summary: "Revoke a user's token (admin)",
+      security: [{ Bearer: [] }],
+      request: { params: z.object({ name: z.string().min(1) }) },
+      responses: {
+        200: { description: 'Revoked', content: { 'application/json': { schema: z.object({ revoked: z.string() }) } } },
+        404: { description: 'No such user', content: { 'application/json': { schema: ErrorSchema } } },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      if (!(await services.auth.revoke(name))) return c.json(errorBody(`no user ${name}`), 404);
+      await services.audit.record({ actor: c.get('user').name, action: 'user.revoke', target: `user:${name}` });
+      return c.json({ revoked: name }, 200);
+    },
+  );
+
+  app.use('/api/audit', requireRole('engineer'));
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/audit',
+      summary: 'Recent audit entries (admin, engineer)',
+      security: [{ Bearer: [] }],
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), target: z.string().optional() }) },
+      responses: { 200: { description: 'Entries, newest first', content: { 'application/json': { schema: z.object({ entries: z.array(z.object({}).passthrough()) }) } } }, ...errorResponses },
+    }),
+    async (c) => {
+      const { limit, target } = c.req.valid('query');
+      return c.json({ entries: await services.audit.recent(limit, target) }, 200);
+    },
+  );
+
+  for (const m of modules) m(app, services);
+
+  app.doc31('/api/openapi.json', { openapi: '3.1.0', info: { title: 'City traffic digital twin', version: '0.1.0' } });
+  return app;
+}

@@ -1,0 +1,28 @@
+/** Start-up configuration from the environment, validated; a bad value stops the start with its name. */
+import { z } from 'zod';
+
+export const ConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  /** PGlite data directory (default ./.data/pglite). */
+  DATA_DIR: z.string().optional(),
+  /** PostgreSQL connection string; when set, PGlite is not used. */
+  DATABASE_URL: z.string().url().optional(),
+  /** The first admin's token; otherwise one is generated and printed once. */
+  ADMIN_TOKEN: z.string().min(16).optional(),
+  /** Simulated seconds per wall second for the demo field. */
+  SPEED: z.coerce.number().positive().max(1000).default(1),
+  SEED: z.coerce.number().int().default(0),
+  /** Run the demo city's field simulation (set 0 for a twin fed only by external sensors). */
+  FIELD: z.enum(['0', '1']).default('1'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const r = ConfigSchema.safeParse(env);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`bad configuration: ${msg}`);
+  }
+  return r.data;
+}

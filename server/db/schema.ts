@@ -1,0 +1,148 @@
+/**
+ * The database schema, defined once for both PGlite (embedded default) and PostgreSQL.
+ * Migrations in server/db/migrations are generated from it with drizzle-kit.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+export const ROLES = ['admin', 'engineer', 'planner', 'dispatcher', 'viewer', 'controller'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const users = pgTable('users', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  role: text('role').$type<Role>().notNull(),
+  /** SHA-256 of the bearer token; the token itself is never stored. */
+  tokenHash: text('token_hash').notNull().unique(),
+  /** For controllers: the intersections they are bound to. */
+  intersections: jsonb('intersections').$type<string[]>().notNull().default([]),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  revoked: boolean('revoked').notNull().default(false),
+});
+
+/** The network the twin runs on, as CityFlow roadnet JSON (one row per network). */
+export const networks = pgTable('networks', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  roadnet: jsonb('roadnet').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const sensors = pgTable('sensors', {
+  id: text('id').primaryKey(),
+  kind: text('kind').notNull(),
+  config: jsonb('config').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Every accepted sensor reading, idempotent by (sensor, sequence). */
+export const sensorReadings = pgTable(
+  'sensor_readings',
+  {
+    sensorId: text('sensor_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    /** Source time (simulation or wall clock, ms) from the reading's hybrid logical clock. */
+    tsMs: doublePrecision('ts_ms').notNull(),
+    /** The hybrid logical clock stamp as sent. */
+    hlc: text('hlc').notNull(),
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.sensorId, t.seq] }), index('sensor_readings_ts').on(t.tsMs)],
+);
+
+export const controllers = pgTable('controllers', {
+  id: text('id').primaryKey(),
+  intersections: jsonb('intersections').$type<string[]>().notNull(),
+  registeredAt: timestamp('registered_at', { withTimezone: true }).notNull().defaultNow(),
+  lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true }),
+  /** Last reported state (SPaT per intersection, mode, applied plan versions). */
+  state: jsonb('state'),
+});
+
+export const heartbeats = pgTable(
+  'heartbeats',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    controllerId: text('controller_id').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    state: jsonb('state').notNull(),
+  },
+  (t) => [index('heartbeats_controller').on(t.controllerId, t.at)],
+);
+
+/** Timing plans are versioned per intersection and never overwritten. */
+export const timingPlans = pgTable(
+  'timing_plans',
+  {
+    id: serial('id').primaryKey(),
+    intersectionId: text('intersection_id').notNull(),
+    version: integer('version').notNull(),
+    plan: jsonb('plan').notNull(),
+    createdBy: text('created_by').notNull(),
+    reason: text('reason').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('timing_plans_version').on(t.intersectionId, t.version)],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target').notNull(),
+    detail: jsonb('detail').notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [index('audit_log_at').on(t.at)],
+);
+
+export const forecasts = pgTable('forecasts', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  simTime: doublePrecision('sim_time').notNull(),
+  payload: jsonb('payload').notNull(),
+});
+
+/** Saved model artefacts (forecaster weights), by name. */
+export const modelArtifacts = pgTable('model_artifacts', {
+  name: text('name').primaryKey(),
+  savedAt: timestamp('saved_at', { withTimezone: true }).notNull().defaultNow(),
+  artifact: jsonb('artifact').notNull(),
+});
+
+export const whatifRuns = pgTable('whatif_runs', {
+  id: text('id').primaryKey(),
+  createdBy: text('created_by').notNull(),
+  status: text('status').notNull(),
+  scenario: jsonb('scenario').notNull(),
+  result: jsonb('result'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const emergencyRequests = pgTable('emergency_requests', {
+  id: text('id').primaryKey(),
+  createdBy: text('created_by').notNull(),
+  request: jsonb('request').notNull(),
+  route: jsonb('route'),
+  status: text('status').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});

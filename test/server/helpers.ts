@@ -1,0 +1,58 @@
+/** Starts the real service on a free port with a temporary PGlite directory, for integration tests. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ConfigSchema, type Config } from '../../server/config.ts';
+import { startService, type RunningService } from '../../server/Service.ts';
+
+export const ADMIN = 'test-admin-token-0123456789';
+
+export async function startTestService(overrides: Partial<Record<keyof Config, string>> = {}): Promise<RunningService & { dataDir: string }> {
+  const dataDir = overrides.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'twin-svc-'));
+  const config = ConfigSchema.parse({ PORT: '0', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, SPEED: '50', ...overrides });
+  const svc = await startService(config);
+  return Object.assign(svc, { dataDir });
+}
+
+export async function api(base: string, path: string, token: string | null, init: RequestInit = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set('authorization', `Bearer ${token}`);
+  if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  const res = await fetch(base + path, { ...init, headers });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+/** Opens a WebSocket and collects its messages. */
+export function openSocket(url: string): Promise<{ ws: WebSocket; messages: any[]; next: (pred: (m: any) => boolean, timeoutMs?: number) => Promise<any> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const messages: any[] = [];
+    const waiters: { pred: (m: any) => boolean; resolve: (m: any) => void }[] = [];
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      messages.push(m);
+      for (const w of [...waiters]) if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    });
+    ws.on('error', reject);
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    const next = (pred: (m: any) => boolean, timeoutMs = 10_000) =>
+      new Promise<any>((res, rej) => {
+        const found = messages.find(pred);
+        if (found) return res(found);
+        const timer = setTimeout(() => rej(new Error('timed out waiting for a message')), timeoutMs);
+        waiters.push({ pred, resolve: (m) => { clearTimeout(timer); res(m); } });
+      });
+    ws.on('open', () => resolve({ ws, messages, next }));
+  });
+}
