@@ -18,7 +18,11 @@ import { AuthService } from './auth/AuthService.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/Database.ts';
 import { networks } from './db/schema.ts';
+import { ControllerRegistry } from './ControllerRegistry.ts';
+import { controllerRoutes } from './api/routes/controllers.ts';
+import { planRoutes } from './api/routes/plans.ts';
 import { Metrics } from './Metrics.ts';
+import { PlanStore } from './PlanStore.ts';
 import { StreamHub } from './streams/StreamHub.ts';
 import { TwinRuntime } from './TwinRuntime.ts';
 
@@ -31,6 +35,8 @@ export interface RunningService {
   database: Database;
   runtime: TwinRuntime;
   hub: StreamHub;
+  plans: PlanStore;
+  controllers: ControllerRegistry;
   /** Token printed on first start (null when an admin already existed or ADMIN_TOKEN was given). */
   generatedAdminToken: string | null;
   stop(): Promise<void>;
@@ -53,7 +59,13 @@ export async function startService(config: Config): Promise<RunningService> {
     .onConflictDoUpdate({ target: networks.id, set: { name: city.name, roadnet: city.roadnet } });
 
   const runtime = new TwinRuntime({ name: city.name, network, flows, speed: config.SPEED, seed: config.SEED }, metrics);
+  const plans = new PlanStore(database.db, network, audit);
+  await plans.load();
+  const controllers = new ControllerRegistry(database.db);
+  await controllers.load();
+
   const hub = new StreamHub(auth, metrics);
+  hub.register('controllers', { snapshot: () => ({ controllers: controllers.list() }) });
   hub.register('signals', runtime.signalsSource());
   hub.register('lanes', runtime.lanesSource());
   hub.register('vehicles', runtime.vehiclesSource());
@@ -67,7 +79,7 @@ export async function startService(config: Config): Promise<RunningService> {
     status: () => ({ simTime: runtime.engine.time, tickLagSeconds: runtime.tickLagSeconds, forecastBackend: null }),
     networkView: () => runtime.view,
   };
-  const app = createApp(services);
+  const app = createApp(services, [planRoutes(plans, metrics), controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined)]);
   const viewerDist = join(root, 'viewer', 'dist');
   if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));
 
@@ -85,6 +97,8 @@ export async function startService(config: Config): Promise<RunningService> {
     database,
     runtime,
     hub,
+    plans,
+    controllers,
     generatedAdminToken,
     stop: async () => {
       runtime.stop();

@@ -10,6 +10,9 @@ import type { Database } from '../db/Database.ts';
 import { ROLES } from '../db/schema.ts';
 import type { Metrics } from '../Metrics.ts';
 import { authenticate, errorBody, requireRole, validationHook, type AppEnv } from './http.ts';
+import { ErrorSchema, errorResponses } from './schemas.ts';
+
+export { errorResponses };
 
 export interface ServiceStatus {
   /** Simulation time of the twin (s). */
@@ -32,16 +35,6 @@ export interface Services {
 
 /** Route modules add themselves to the app with the services they need. */
 export type RouteModule = (app: OpenAPIHono<AppEnv>, services: Services) => void;
-
-const ErrorSchema = z
-  .object({ error: z.object({ message: z.string(), fields: z.array(z.object({ path: z.string(), message: z.string() })).optional() }) })
-  .openapi('Error');
-
-export const errorResponses = {
-  400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorSchema } } },
-  401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorSchema } } },
-  403: { description: 'Role not allowed', content: { 'application/json': { schema: ErrorSchema } } },
-} as const;
 
 const RoleSchema = z.enum(ROLES);
 

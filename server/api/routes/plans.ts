@@ -1,0 +1,105 @@
+/**
+ * Timing plans: engineers publish through the validator; controllers poll their own
+ * intersections' plans with If-None-Match and may long-poll (`wait` seconds) for the next one.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Metrics } from '../../Metrics.ts';
+import type { PlanStore } from '../../PlanStore.ts';
+import { errorResponses, type RouteModule } from '../app.ts';
+import { errorBody, mayActOn, rateLimit, requireRole } from '../http.ts';
+
+const PublishSchema = z
+  .object({
+    /** A TimingPlan (signal-controllers/TimingPlan.ts); its version is assigned by the service. */
+    plan: z.object({ intersection: z.string().min(1) }).passthrough(),
+    reason: z.string().min(3).max(500),
+  })
+  .openapi('PublishPlan');
+
+const ReasonSchema = z.object({ code: z.string(), message: z.string() });
+
+export function planRoutes(plans: PlanStore, metrics: Metrics): RouteModule {
+  return (app) => {
+    app.use('/api/plans', requireRole('engineer'));
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: '/api/plans',
+        summary: 'Publish a timing plan (engineer); unsafe plans are refused with the reasons',
+        security: [{ Bearer: [] }],
+        request: { body: { required: true, content: { 'application/json': { schema: PublishSchema } } } },
+        responses: {
+          201: { description: 'Published', content: { 'application/json': { schema: z.object({ intersection: z.string(), version: z.number() }) } } },
+          404: { description: 'Unknown intersection', content: { 'application/json': { schema: z.object({ error: z.object({ message: z.string() }), reasons: z.array(ReasonSchema) }) } } },
+          422: { description: 'Unsafe or malformed plan', content: { 'application/json': { schema: z.object({ error: z.object({ message: z.string() }), reasons: z.array(ReasonSchema) }) } } },
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { plan, reason } = c.req.valid('json');
+        const r = await plans.publish(plan, c.get('user').name, reason);
+        metrics.planPublishes.inc({ outcome: r.ok ? 'published' : 'refused' });
+        if (!r.ok) return c.json({ error: { message: r.status === 404 ? 'unknown intersection' : 'plan refused by the safety validator' }, reasons: r.reasons }, r.status);
+        return c.json({ intersection: r.current.plan.intersection, version: r.current.version }, 201);
+      },
+    );
+
+    const Params = z.object({ intersection: z.string().min(1) });
+    app.use('/api/plans/:intersection', rateLimit('plan polling', 200, 400));
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path: '/api/plans/{intersection}',
+        summary: "The intersection's current plan; 304 if unchanged; ?wait=S long-polls for a new one",
+        security: [{ Bearer: [] }],
+        request: {
+          params: Params,
+          query: z.object({ wait: z.coerce.number().min(0).max(60).default(0) }),
+          headers: z.object({ 'if-none-match': z.string().optional() }),
+        },
+        responses: {
+          200: { description: 'The current plan (ETag header)', content: { 'application/json': { schema: z.object({}).passthrough() } } },
+          304: { description: 'Not modified' },
+          404: { description: 'No plan yet or unknown intersection', content: { 'application/json': { schema: z.object({ error: z.object({ message: z.string() }) }) } } },
+          429: { description: 'Rate limited', content: { 'application/json': { schema: z.object({ error: z.object({ message: z.string() }) }) } } },
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { intersection } = c.req.valid('param');
+        const { wait } = c.req.valid('query');
+        const user = c.get('user');
+        if (!mayActOn(user, intersection)) return c.json(errorBody(`controller ${user.name} is not bound to ${intersection}`), 403);
+        if (!plans.safetyOf(intersection)) return c.json(errorBody(`no signalised intersection "${intersection}"`), 404);
+        const etag = c.req.header('if-none-match');
+        const cur = await plans.waitForChange(intersection, etag, wait * 1000);
+        if (!cur) {
+          if (etag && plans.get(intersection)?.etag === etag) {
+            metrics.planPolls.inc({ result: 'not-modified' });
+            return c.body(null, 304, { etag });
+          }
+          metrics.planPolls.inc({ result: 'none' });
+          return c.json(errorBody(`no plan published for ${intersection} yet`), 404);
+        }
+        metrics.planPolls.inc({ result: 'plan' });
+        return c.body(cur.json, 200, { etag: cur.etag, 'content-type': 'application/json' });
+      },
+    );
+
+    app.use('/api/plans/:intersection/history', requireRole('engineer', 'planner', 'viewer'));
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path: '/api/plans/{intersection}/history',
+        summary: 'Every published version of the intersection plan, newest first',
+        security: [{ Bearer: [] }],
+        request: { params: Params, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+        responses: { 200: { description: 'Versions', content: { 'application/json': { schema: z.object({ versions: z.array(z.object({}).passthrough()) }) } } }, ...errorResponses },
+      }),
+      async (c) => {
+        const { intersection } = c.req.valid('param');
+        return c.json({ versions: await plans.history(intersection, c.req.valid('query').limit) }, 200);
+      },
+    );
+  };
+}
