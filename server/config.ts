@@ -19,7 +19,9 @@ export const ConfigSchema = z.object({
 export type Config = z.infer<typeof ConfigSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const r = ConfigSchema.safeParse(env);
+  // An empty variable means unset (DATABASE_URL= turns PostgreSQL off).
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const r = ConfigSchema.safeParse(given);
   if (!r.success) {
     const msg = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`bad configuration: ${msg}`);

@@ -2,9 +2,15 @@
 import { loadConfig } from './config.ts';
 import { startService } from './Service.ts';
 
-const config = loadConfig();
-const svc = await startService(config);
 const log = (s: string) => process.stderr.write(s + '\n');
+let config;
+try {
+  config = loadConfig();
+} catch (e) {
+  log((e as Error).message);
+  process.exit(2);
+}
+const svc = await startService(config);
 log(`city traffic twin listening on ${svc.url} (database: ${svc.database.kind} at ${svc.database.location}, speed ${config.SPEED}×)`);
 if (svc.generatedAdminToken) {
   log('');
