@@ -106,6 +106,8 @@ export interface EngineSnapshot {
   lights: TrafficLightsState;
   listHead: Int32Array;
   listTail: Int32Array;
+  laneClosed: Uint8Array;
+  laneMaxSpeed: Float64Array;
   finished: number;
   finishedTravelTime: number;
   nextUid: number;
@@ -175,6 +177,9 @@ export class Engine {
   private freeSlots: number[] = [];
   private runList: Int32Array;
   private nRun = 0;
+  /** Lanes closed to entering traffic (roadworks, incidents); what-if runs set them. */
+  private readonly laneClosed: Uint8Array;
+  private readonly baseMaxSpeed: Float64Array;
   private readonly listHead: Int32Array;
   private readonly listTail: Int32Array;
   private waitQueues: number[][];
@@ -274,6 +279,8 @@ export class Engine {
     this.notifyVeh = new Int32Array(2 * net.crosses.length).fill(-1);
     this.notifyDist = new Float64Array(2 * net.crosses.length);
 
+    this.laneClosed = new Uint8Array(nL);
+    this.baseMaxSpeed = this.drvMaxSpeed.slice(0, nL);
     this.listHead = new Int32Array(this.nDrv).fill(-1);
     this.listTail = new Int32Array(this.nDrv).fill(-1);
     this.waitQueues = Array.from({ length: nL }, () => []);
@@ -500,6 +507,81 @@ export class Engine {
     return VEHICLE_CLASSES[this.u8.vclass[slot]];
   }
 
+  // ------------------------------------------------------------------ scenario changes (what-if)
+
+  /**
+   * Closes a lane to entering traffic (or reopens it): vehicles heading into it hold at the stop
+   * line as at a full lane, and nobody is inserted onto it. Vehicles already on it drive on.
+   */
+  setLaneClosed(lane: number, closed: boolean): void {
+    this.laneClosed[lane] = closed ? 1 : 0;
+  }
+
+  isLaneClosed(lane: number): boolean {
+    return this.laneClosed[lane] === 1;
+  }
+
+  /** Caps a lane's speed (an incident cutting its capacity); null restores its own limit. */
+  setLaneSpeedLimit(lane: number, speed: number | null): void {
+    this.drvMaxSpeed[lane] = speed === null ? this.baseMaxSpeed[lane] : Math.min(speed, this.baseMaxSpeed[lane]);
+  }
+
+  /** Road indices a running vehicle still has ahead, starting with the one it is on (or leaving). */
+  remainingRoads(slot: number): number[] {
+    const path = this.pathTable[this.i32.pathId[slot]];
+    const out: number[] = [];
+    for (let q = this.i32.ptr[slot]; q < path.length; q++) {
+      const d = path[q];
+      if (d < this.nLanes) out.push(this.net.lanes[d].road);
+    }
+    return out;
+  }
+
+  /**
+   * Gives a vehicle on a lane a new way on: `roads` must start with the road it is on. Returns
+   * false (and changes nothing) when the vehicle is inside an intersection or the route cannot
+   * be driven from its lane without changing lanes.
+   */
+  rerouteVehicle(slot: number, roads: number[]): boolean {
+    const d = this.i32.drv[slot];
+    if (this.u8.state[slot] !== RUNNING || d >= this.nLanes || this.net.lanes[d].road !== roads[0]) return false;
+    const p = roads.length >= 2 ? lanePath(this.net, roads, d) : [d];
+    if (!p) return false;
+    const path = this.toDrivablePath(p);
+    this.i32.pathId[slot] = this.internPath(path);
+    this.i32.ptr[slot] = 0;
+    this.f64.freeFlow[slot] += this.freeFlowTime(path, this.f64.vmax[slot]);
+    return true;
+  }
+
+  /**
+   * Puts a vehicle straight onto a lane at a position and speed (to start a run from an estimated
+   * state). It joins the back of the lane's list, so add vehicles of one lane front to back.
+   * `flow` is the flow whose vehicle parameters and id it takes; `roads` its way from this lane's
+   * road on. Returns the slot, or -1 if the route cannot be driven from that lane.
+   */
+  addVehicle(flow: number, lane: number, dis: number, speed: number, roads: number[]): number {
+    const fr = this.flows[flow];
+    if (!fr || this.net.lanes[lane].road !== roads[0]) return -1;
+    const p = roads.length >= 2 ? lanePath(this.net, roads, lane) : [lane];
+    if (!p) return -1;
+    const v = this.createVehicle(flow);
+    const path = this.toDrivablePath(p);
+    this.i32.pathId[v] = this.internPath(path);
+    this.f64.freeFlow[v] = this.freeFlowTime(path, this.f64.vmax[v]);
+    this.f64.dis[v] = Math.max(0, Math.min(dis, this.drvLen[lane]));
+    this.f64.spd[v] = Math.max(0, Math.min(speed, this.f64.vmax[v]));
+    this.u8.state[v] = RUNNING;
+    this.u8.stopped[v] = speed < WAITING_SPEED ? 1 : 0;
+    this.i32.drv[v] = lane;
+    this.i32.runPos[v] = this.nRun;
+    this.runList[this.nRun++] = v;
+    const t = this.listTail[lane];
+    this.listAppend(lane, v);
+    this.updateLeader(v, t);
+    return v;
+  }
+
   /** Drivable d's length (lanes first, then lane links at nLanes + link index). */
   drivableLength(d: number): number {
     return this.drvLen[d];
@@ -645,6 +727,7 @@ export class Engine {
       if (q.length === 0) continue;
       const v = q[0];
       const t = this.listTail[lane];
+      if (this.laneClosed[lane]) continue;
       if (t >= 0 && !(dis[t] > len[t] + minGap[v])) continue;
       if (this.laneInStart[lane + 1] > this.laneInStart[lane] && !this.upstreamCanStop(lane, v)) continue;
       q.shift();
@@ -873,6 +956,7 @@ export class Engine {
 
   /** Whether a vehicle may move onto a lane: empty, or its last vehicle is clear or moving. */
   private canEnter(lane: number, v: number): boolean {
+    if (this.laneClosed[lane]) return false;
     const t = this.listTail[lane];
     if (t < 0) return true;
     const f = this.f64;
@@ -1137,6 +1221,8 @@ export class Engine {
       lights: this.lights.state(),
       listHead: this.listHead.slice(),
       listTail: this.listTail.slice(),
+      laneClosed: this.laneClosed.slice(),
+      laneMaxSpeed: this.drvMaxSpeed.slice(0, this.nLanes),
       finished: this.finishedCount,
       finishedTravelTime: this.finishedTravelTime,
       nextUid: this.nextUid,
@@ -1176,6 +1262,8 @@ export class Engine {
     e.lights.restore(snap.lights);
     e.listHead.set(snap.listHead);
     e.listTail.set(snap.listTail);
+    e.laneClosed.set(snap.laneClosed);
+    e.drvMaxSpeed.set(snap.laneMaxSpeed);
     e.finishedCount = snap.finished;
     e.finishedTravelTime = snap.finishedTravelTime;
     e.nextUid = snap.nextUid;
