@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import demoSpec from '../data/demo-city.json' with { type: 'json' };
-import { demoCityFromSpec } from '../twin/network/generator.ts';
+import { demoCityFromSpec, generateDemand, generateGrid, withRealisticPeak, type City } from '../twin/network/generator.ts';
 import { importFlows, importRoadnet } from '../twin/network/importCityFlow.ts';
 import { createApp, type Services } from './api/app.ts';
 import { AuditLog } from './AuditLog.ts';
@@ -49,13 +49,12 @@ export async function startService(config: Config): Promise<RunningService> {
   const audit = new AuditLog(database.db);
   const metrics = new Metrics();
 
-  // The demo city, over a whole day from the spec's start time, so the field never runs dry.
-  const city = demoCityFromSpec({ ...demoSpec, demand: { ...demoSpec.demand, duration: 86_400 } }, config.SEED, 'data/demo-city.json');
-  const network = importRoadnet(city.roadnet, 'demo city roadnet');
+  const city = loadCity(config.NETWORK, config.SEED);
+  const network = importRoadnet(city.roadnet, `${city.name} roadnet`);
   const flows = importFlows(city.flows, network, 'demo city flows');
   await database.db
     .insert(networks)
-    .values({ id: 'demo', name: city.name, roadnet: city.roadnet })
+    .values({ id: 'current', name: city.name, roadnet: city.roadnet })
     .onConflictDoUpdate({ target: networks.id, set: { name: city.name, roadnet: city.roadnet } });
 
   const runtime = new TwinRuntime({ name: city.name, network, flows, speed: config.SPEED, seed: config.SEED }, metrics);
@@ -79,7 +78,7 @@ export async function startService(config: Config): Promise<RunningService> {
     status: () => ({ simTime: runtime.engine.time, tickLagSeconds: runtime.tickLagSeconds, forecastBackend: null }),
     networkView: () => runtime.view,
   };
-  const app = createApp(services, [planRoutes(plans, metrics), controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined)]);
+  const app = createApp(services, [planRoutes(plans, metrics, config.POLL_RATE), controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined)]);
   const viewerDist = join(root, 'viewer', 'dist');
   if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));
 
@@ -108,4 +107,19 @@ export async function startService(config: Config): Promise<RunningService> {
       await database.close();
     },
   };
+}
+
+/**
+ * The city the field runs: the demo city (default) or a synthetic grid `grid:ROWSxCOLS` at a
+ * realistic peak, with demand for a whole day (the demo) or three hours (a grid).
+ */
+function loadCity(spec: string, seed: number): City {
+  const grid = /^grid:(\d+)x(\d+)$/.exec(spec);
+  if (grid) {
+    const roadnet = generateGrid({ rows: Number(grid[1]), cols: Number(grid[2]) });
+    // Three hours: a large grid's whole day would be hundreds of thousands of trips held in memory.
+    const flows = generateDemand(roadnet, withRealisticPeak(roadnet, { seed, duration: 10_800 }));
+    return { name: `Grid ${grid[1]}×${grid[2]}`, roadnet, flows, dayOffset: 0 };
+  }
+  return demoCityFromSpec({ ...demoSpec, demand: { ...demoSpec.demand, duration: 86_400 } }, seed, 'data/demo-city.json');
 }

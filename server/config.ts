@@ -13,6 +13,15 @@ export const ConfigSchema = z.object({
   /** Simulated seconds per wall second for the demo field. */
   SPEED: z.coerce.number().positive().max(1000).default(1),
   SEED: z.coerce.number().int().default(0),
+  /** Plan polls per second allowed per token (bursts of twice that). */
+  POLL_RATE: z.coerce.number().positive().default(50),
+  /** Ingest requests per second allowed per token (bursts of twice that). */
+  INGEST_RATE: z.coerce.number().positive().default(200),
+  /** The city: `demo` (data/demo-city.json) or a synthetic grid `grid:30x30`. */
+  NETWORK: z
+    .string()
+    .regex(/^(demo|grid:\d+x\d+)$/, 'expected demo or grid:ROWSxCOLS')
+    .default('demo'),
   /** Run the demo city's field simulation (set 0 for a twin fed only by external sensors). */
   FIELD: z.enum(['0', '1']).default('1'),
 });

@@ -18,7 +18,7 @@ const PublishSchema = z
 
 const ReasonSchema = z.object({ code: z.string(), message: z.string() });
 
-export function planRoutes(plans: PlanStore, metrics: Metrics): RouteModule {
+export function planRoutes(plans: PlanStore, metrics: Metrics, pollRate = 50): RouteModule {
   return (app) => {
     app.use('/api/plans', requireRole('engineer'));
     app.openapi(
@@ -45,7 +45,7 @@ export function planRoutes(plans: PlanStore, metrics: Metrics): RouteModule {
     );
 
     const Params = z.object({ intersection: z.string().min(1) });
-    app.use('/api/plans/:intersection', rateLimit('plan polling', 200, 400));
+    app.use('/api/plans/:intersection', rateLimit('plan polling', pollRate, 2 * pollRate));
     app.openapi(
       createRoute({
         method: 'get',
