@@ -72,7 +72,8 @@ if (!existsSync(shared)) {
     const dataset = flow.split('/')[0];
     if (values.only && values.only !== dataset) continue;
     log(`running ${flow} …`);
-    const r = sim(['--roadnet', join(shared, ROADNET[dataset]), '--flow', join(shared, flow)]);
+    // `cityflow`: the raw replay of the roadnet's program, exactly as CityFlow runs it (fidelity).
+    const r = sim(['--roadnet', join(shared, ROADNET[dataset]), '--flow', join(shared, flow), '--controller', 'cityflow']);
     rows.push({
       case: flow,
       averageTravelTime: r.averageTravelTime,
@@ -91,7 +92,7 @@ if (!existsSync(shared)) {
 if (!values.only || values.only === 'grid') {
   for (const grid of ['10x10', '30x30']) {
     log(`running grid ${grid} …`);
-    const r = sim(['--grid', grid]);
+    const r = sim(['--grid', grid, '--controller', 'cityflow']);
     rows.push({
       case: `grid ${grid}`,
       averageTravelTime: r.averageTravelTime,

@@ -10,8 +10,8 @@ import { controllers, heartbeats } from './db/schema.ts';
 
 export const IntersectionStateSchema = z.object({
   intersection: z.string().min(1),
-  /** Roadnet phase index showing now (during a change interval: the phase being left). */
-  phase: z.number().int().nonnegative(),
+  /** Roadnet phase index showing now (during a change interval: the phase being left; -1 before the first green). */
+  phase: z.number().int().min(-1),
   interval: z.enum(['green', 'change']),
   /** Per movement: G, Y or R. */
   movements: z.string().regex(/^[GYR]*$/),

@@ -23,6 +23,11 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly planPublishes = new Counter({ name: 'twin_plan_publishes_total', help: 'Timing plans published', labelNames: ['outcome'], registers: [this.registry] });
+  readonly unsafeSignalStates = new Counter({
+    name: 'twin_unsafe_signal_states_total',
+    help: 'Intersection-steps of the field in an unsafe signal state (must stay 0)',
+    registers: [this.registry],
+  });
   readonly wsClients = new Gauge({ name: 'twin_ws_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsDropped = new Counter({ name: 'twin_ws_dropped_total', help: 'WebSocket clients dropped for being too slow', registers: [this.registry] });
   readonly wsThinned = new Counter({ name: 'twin_ws_thinned_total', help: 'Stream updates skipped for slow clients', registers: [this.registry] });

@@ -21,6 +21,7 @@ import { networks } from './db/schema.ts';
 import { ControllerRegistry } from './ControllerRegistry.ts';
 import { controllerRoutes } from './api/routes/controllers.ts';
 import { planRoutes } from './api/routes/plans.ts';
+import { EdgeFleet } from './EdgeFleet.ts';
 import { Metrics } from './Metrics.ts';
 import { PlanStore } from './PlanStore.ts';
 import { StreamHub } from './streams/StreamHub.ts';
@@ -37,6 +38,7 @@ export interface RunningService {
   hub: StreamHub;
   plans: PlanStore;
   controllers: ControllerRegistry;
+  fleet: EdgeFleet;
   /** Token printed on first start (null when an admin already existed or ADMIN_TOKEN was given). */
   generatedAdminToken: string | null;
   stop(): Promise<void>;
@@ -57,7 +59,12 @@ export async function startService(config: Config): Promise<RunningService> {
     .values({ id: 'current', name: city.name, roadnet: city.roadnet })
     .onConflictDoUpdate({ target: networks.id, set: { name: city.name, roadnet: city.roadnet } });
 
-  const runtime = new TwinRuntime({ name: city.name, network, flows, speed: config.SPEED, seed: config.SEED }, metrics);
+  // The field's heads are driven by edge controllers (the roadnet's program made safe until a
+  // central plan arrives), never by the raw program, which has no clearance between its phases.
+  const runtime = new TwinRuntime({ name: city.name, network, flows, speed: config.SPEED, seed: config.SEED, signalMode: 'external' }, metrics);
+  const fleet = new EdgeFleet(runtime.engine, config.SPEED);
+  runtime.onBeforeStep(() => fleet.tick());
+  fleet.tick();
   const plans = new PlanStore(database.db, network, audit);
   await plans.load();
   const controllers = new ControllerRegistry(database.db);
@@ -75,7 +82,12 @@ export async function startService(config: Config): Promise<RunningService> {
     auth,
     audit,
     metrics,
-    status: () => ({ simTime: runtime.engine.time, tickLagSeconds: runtime.tickLagSeconds, forecastBackend: null }),
+    status: () => ({
+      simTime: runtime.engine.time,
+      tickLagSeconds: runtime.tickLagSeconds,
+      forecastBackend: null,
+      unsafeSignalStates: runtime.safety.unsafeStates,
+    }),
     networkView: () => runtime.view,
   };
   const app = createApp(services, [planRoutes(plans, metrics, config.POLL_RATE), controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined)]);
@@ -87,12 +99,15 @@ export async function startService(config: Config): Promise<RunningService> {
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://${config.HOST}:${port}`;
+  if (config.EDGES === '1') await fleet.connect(auth, url);
   if (config.FIELD === '1') runtime.start();
 
   return {
     server,
     port,
-    url: `http://${config.HOST}:${port}`,
+    url,
+    fleet,
     database,
     runtime,
     hub,
@@ -101,6 +116,7 @@ export async function startService(config: Config): Promise<RunningService> {
     generatedAdminToken,
     stop: async () => {
       runtime.stop();
+      fleet.stop();
       hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,6 +11,7 @@ import { networkView, type NetworkView } from '../twin/network/NetworkView.ts';
 import { Engine } from '../twin/sim/Engine.ts';
 import type { SignalMode } from '../twin/sim/TrafficLights.ts';
 import { TruthObserver } from '../twin/state/TrafficObservation.ts';
+import { SignalSafetyMonitor } from '../signal-controllers/SafetyValidator.ts';
 import type { Metrics } from './Metrics.ts';
 import type { TopicSource } from './streams/StreamHub.ts';
 
@@ -49,7 +50,10 @@ export class TwinRuntime {
   readonly engine: Engine;
   readonly view: NetworkView;
   readonly truth: TruthObserver;
+  /** Checks the field's heads before every step with the shared validator. */
+  readonly safety: SignalSafetyMonitor;
   private readonly geometry: DrivableGeometry;
+  private readonly before: TickHook[] = [];
   private readonly hooks: TickHook[] = [];
   private readonly afterTick: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -65,6 +69,7 @@ export class TwinRuntime {
     this.engine = new Engine(options.network, options.flows, { seed: options.seed ?? 0, signalMode: options.signalMode ?? 'program' });
     this.view = networkView(options.network, options.name);
     this.truth = new TruthObserver(this.engine, 60);
+    this.safety = new SignalSafetyMonitor(options.network);
     this.geometry = new DrivableGeometry(options.network);
   }
 
@@ -74,6 +79,11 @@ export class TwinRuntime {
 
   get tickLagSeconds(): number {
     return this.lagSeconds;
+  }
+
+  /** Registers work to run before each field step (edge controllers setting the heads). */
+  onBeforeStep(hook: TickHook): void {
+    this.before.push(hook);
   }
 
   /** Registers work to run after each field step (in registration order). */
@@ -89,6 +99,10 @@ export class TwinRuntime {
   /** Runs one tick now: a field step and every hook. */
   async tick(): Promise<void> {
     const t0 = performance.now();
+    for (const h of this.before) await h(this.engine);
+    const unsafeBefore = this.safety.unsafeStates;
+    this.safety.check(this.engine.lights.movementGreen, this.engine.time);
+    if (this.safety.unsafeStates > unsafeBefore) this.metrics.unsafeSignalStates.inc(this.safety.unsafeStates - unsafeBefore);
     this.engine.step();
     this.truth.update();
     for (const h of this.hooks) await h(this.engine);

@@ -24,6 +24,8 @@ export const ConfigSchema = z.object({
     .default('demo'),
   /** Run the demo city's field simulation (set 0 for a twin fed only by external sensors). */
   FIELD: z.enum(['0', '1']).default('1'),
+  /** Connect the demo's in-process edge controllers to the centre over the HTTP API (0: they run their local plans). */
+  EDGES: z.enum(['0', '1']).default('1'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -17,7 +17,8 @@
  *
  * Rules on changes: a movement's green ends through its yellow (where yellow exists), lasts at
  * least its minimum green, never goes yellow → green, and a movement may start green only when
- * every conflicting movement has finished its yellow and all-red since it was last green.
+ * every conflicting movement has finished its yellow and all-red since it was last green, and a
+ * movement whose green has ended runs its own yellow and all-red before it is served again.
  * Plans change only at a safe boundary: in green, after the current phase's minimum green.
  */
 import { movementConflicts, type ConflictKind, type RoadNetwork } from '../twin/network/RoadNetwork.ts';
@@ -259,10 +260,83 @@ export function cloneHistory(h: SignalHistory): SignalHistory {
 export interface StateRules {
   /** Yellow + all-red each movement owes when its green ends (s). */
   clearance: ArrayLike<number>;
+  /**
+   * All-red each movement owes once its yellow has actually ended (s): a yellow shown longer
+   * than planned (coarse time steps) still leaves the full all-red before a conflicting green.
+   */
+  allRed: ArrayLike<number>;
   /** Minimum green per movement (s), or null when not checked (e.g. a replayed program). */
   minGreen: ArrayLike<number> | null;
   /** Whether a green must end through yellow (false where the model has no yellow). */
   yellow: boolean;
+}
+
+type IssueSink = (code: SafetyCode, a: number, b: number) => void;
+
+/** When movement b's clearance ends if it shows `next` from `now` (its green or yellow ending now counts from now). */
+function clearedAt(h: SignalHistory, b: number, next: number, now: number, rules: StateRules): number {
+  if (next !== RED) return h.clearUntil[b];
+  if (h.light[b] === GREEN) return now + rules.clearance[b];
+  if (h.light[b] === YELLOW) return Math.max(h.clearUntil[b], now + rules.allRed[b]);
+  return h.clearUntil[b];
+}
+
+/**
+ * The checks on a state, in one place. With no sink it stops at the first issue and allocates
+ * nothing (the per-step monitor); with a sink it reports every issue.
+ */
+function scanSignalState(s: IntersectionSafety, h: SignalHistory, next: ArrayLike<number>, now: number, rules: StateRules, sink: IssueSink | null): boolean {
+  let found = false;
+  const n = s.n;
+  for (let a = 0; a < n; a++) {
+    if (next[a] === RED) continue;
+    const cs = s.conflictsOf[a];
+    for (let x = 0; x < cs.length; x++) {
+      const b = cs[x];
+      if (b > a && next[b] !== RED) {
+        if (!sink) return true;
+        found = true;
+        sink('conflicting-greens', a, b);
+      }
+      // A green (or yellow) while a conflicting movement is still in its yellow/all-red — including
+      // one whose green ends at this very moment (straight to red where there is no yellow).
+      const until = clearedAt(h, b, next[b], now, rules);
+      if (next[b] === RED && now < until - EPS) {
+        if (!sink) return true;
+        found = true;
+        sink('no-clearance', a, b);
+      }
+    }
+    if (h.light[a] === YELLOW && next[a] === GREEN) {
+      if (!sink) return true;
+      found = true;
+      sink('yellow-to-green', a, a);
+    } else if (h.light[a] === RED && now < h.clearUntil[a] - EPS) {
+      // A movement whose green has ended runs its own yellow and all-red before it is served again.
+      if (!sink) return true;
+      found = true;
+      sink('no-clearance', a, a);
+    }
+  }
+  for (let a = 0; a < n; a++) {
+    if (h.light[a] !== GREEN || next[a] === GREEN) continue;
+    if (rules.yellow && next[a] === RED) {
+      if (!sink) return true;
+      found = true;
+      sink('no-yellow', a, a);
+    }
+    if (rules.minGreen && now - h.greenSince[a] < rules.minGreen[a] - EPS) {
+      if (!sink) return true;
+      found = true;
+      sink('min-green', a, a);
+    }
+  }
+  return found;
+}
+
+/** Whether the lights `next` are safe from `now` after `history` (no allocation). */
+export function isSignalStateSafe(s: IntersectionSafety, h: SignalHistory, next: ArrayLike<number>, now: number, rules: StateRules): boolean {
+  return !scanSignalState(s, h, next, now, rules, null);
 }
 
 /**
@@ -272,43 +346,33 @@ export interface StateRules {
  */
 export function checkSignalState(s: IntersectionSafety, h: SignalHistory, next: ArrayLike<number>, now: number, rules: StateRules): SafetyIssue[] {
   const out: SafetyIssue[] = [];
-  const n = s.n;
-  for (let a = 0; a < n; a++) {
-    if (next[a] === RED) continue;
-    for (const b of s.conflictsOf[a]) {
-      if (b > a && next[b] !== RED) {
-        out.push({ code: 'conflicting-greens', message: `${s.id}: conflicting movements ${describe(s, a)} and ${describe(s, b)} both open at t=${now}` });
-      }
-      // A green (or yellow) while a conflicting movement is still in its yellow/all-red.
-      if (next[b] === RED && now < h.clearUntil[b] - EPS) {
-        out.push({
-          code: 'no-clearance',
-          message: `${s.id}: movement ${describe(s, a)} open at t=${now} before conflicting ${describe(s, b)} has cleared (until t=${h.clearUntil[b]})`,
-        });
-      }
-    }
-    if (h.light[a] === YELLOW && next[a] === GREEN)
-      out.push({ code: 'yellow-to-green', message: `${s.id}: movement ${describe(s, a)} back to green from yellow at t=${now}` });
-  }
-  for (let a = 0; a < n; a++) {
-    if (h.light[a] !== GREEN || next[a] === GREEN) continue;
-    if (rules.yellow && next[a] === RED)
-      out.push({ code: 'no-yellow', message: `${s.id}: movement ${describe(s, a)} green → red without yellow at t=${now}` });
-    if (rules.minGreen && now - h.greenSince[a] < rules.minGreen[a] - EPS)
-      out.push({
-        code: 'min-green',
-        message: `${s.id}: movement ${describe(s, a)} green for ${(now - h.greenSince[a]).toFixed(2)} s < minimum ${rules.minGreen[a]} s`,
-      });
-  }
+  scanSignalState(s, h, next, now, rules, (code, a, b) => {
+    const A = describe(s, a);
+    const B = describe(s, b);
+    const message =
+      code === 'conflicting-greens'
+        ? `${s.id}: conflicting movements ${A} and ${B} both open at t=${now}`
+        : code === 'no-clearance' && a === b
+          ? `${s.id}: movement ${A} served again at t=${now} before its own yellow and all-red have run (until t=${h.clearUntil[a]})`
+          : code === 'no-clearance'
+          ? `${s.id}: movement ${A} open at t=${now} before conflicting ${B} has cleared (until t=${clearedAt(h, b, next[b], now, rules)})`
+          : code === 'yellow-to-green'
+            ? `${s.id}: movement ${A} back to green from yellow at t=${now}`
+            : code === 'no-yellow'
+              ? `${s.id}: movement ${A} green → red without yellow at t=${now}`
+              : `${s.id}: movement ${A} green for ${(now - h.greenSince[a]).toFixed(2)} s < minimum ${rules.minGreen?.[a]} s`;
+    out.push({ code, message });
+  });
   return out;
 }
 
 /** Commits `next` to the history (after it has been checked). */
-export function recordSignalState(h: SignalHistory, next: ArrayLike<number>, now: number, clearance: ArrayLike<number>): void {
+export function recordSignalState(h: SignalHistory, next: ArrayLike<number>, now: number, rules: Pick<StateRules, 'clearance' | 'allRed'>): void {
   for (let a = 0; a < h.light.length; a++) {
     const was = h.light[a];
     const is = next[a];
-    if (was === GREEN && is !== GREEN) h.clearUntil[a] = now + clearance[a];
+    if (was === GREEN && is !== GREEN) h.clearUntil[a] = now + rules.clearance[a];
+    if (was === YELLOW && is === RED) h.clearUntil[a] = Math.max(h.clearUntil[a], now + rules.allRed[a]);
     if (is === GREEN && was !== GREEN) h.greenSince[a] = now;
     if (is !== GREEN) h.greenSince[a] = Number.NaN;
     h.light[a] = is;
@@ -326,6 +390,8 @@ export class SignalSafetyMonitor {
   private readonly required: Float64Array[];
   private readonly lights: Uint8Array[];
   private readonly rules: StateRules[];
+  /** Whether each intersection's last checked state was safe. */
+  private readonly safe: boolean[];
   unsafeStates = 0;
   /** The first few issues found, for logs. */
   readonly examples: string[] = [];
@@ -335,7 +401,8 @@ export class SignalSafetyMonitor {
     this.histories = this.models.map((m) => newSignalHistory(m.n));
     this.required = this.models.map((m) => Float64Array.from(m.requiredYellow, (y, k) => y + m.requiredAllRed[k]));
     this.lights = this.models.map((m) => new Uint8Array(m.n));
-    this.rules = this.required.map((clearance) => ({ clearance, minGreen: null, yellow: false }));
+    this.rules = this.required.map((clearance, k) => ({ clearance, allRed: this.models[k].requiredAllRed, minGreen: null, yellow: false }));
+    this.safe = this.models.map(() => false);
   }
 
   /** Checks the heads as they will be during the step starting at `now`; returns the unsafe intersections. */
@@ -344,13 +411,20 @@ export class SignalSafetyMonitor {
     for (let k = 0; k < this.models.length; k++) {
       const m = this.models[k];
       const next = this.lights[k];
-      for (let a = 0; a < m.n; a++) next[a] = movementGreen[m.globalMovement[a]] ? GREEN : RED;
-      const issues = checkSignalState(m, this.histories[k], next, now, this.rules[k]);
-      if (issues.length > 0) {
-        unsafe++;
-        if (this.examples.length < 5) this.examples.push(issues[0].message);
+      const h = this.histories[k];
+      let changed = false;
+      for (let a = 0; a < m.n; a++) {
+        next[a] = movementGreen[m.globalMovement[a]] ? GREEN : RED;
+        if (next[a] !== h.light[a]) changed = true;
       }
-      recordSignalState(this.histories[k], next, now, this.required[k]);
+      // A safe state that has not changed stays safe: clearances only run out as time goes on.
+      if (!changed && this.safe[k]) continue;
+      this.safe[k] = isSignalStateSafe(m, h, next, now, this.rules[k]);
+      if (!this.safe[k]) {
+        unsafe++;
+        if (this.examples.length < 5) this.examples.push(checkSignalState(m, this.histories[k], next, now, this.rules[k])[0].message);
+      }
+      recordSignalState(this.histories[k], next, now, this.rules[k]);
     }
     this.unsafeStates += unsafe;
     return unsafe;

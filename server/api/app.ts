@@ -21,6 +21,8 @@ export interface ServiceStatus {
   tickLagSeconds: number;
   /** TensorFlow.js backend in use by the forecaster, once initialised. */
   forecastBackend: string | null;
+  /** Intersection-steps the field showed an unsafe signal state (must be 0). */
+  unsafeSignalStates: number;
 }
 
 export interface Services {
@@ -75,6 +77,7 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
       forecastBackend: s.forecastBackend,
       simTime: s.simTime,
       tickLagSeconds: s.tickLagSeconds,
+      unsafeSignalStates: s.unsafeSignalStates,
     };
     return c.json(body, dbOk ? 200 : 503);
   });

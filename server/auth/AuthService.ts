@@ -49,6 +49,19 @@ export class AuthService {
     return { user: { id: row.id, name: row.name, role: row.role, intersections: row.intersections }, token };
   }
 
+  /**
+   * A fresh token for a named user, creating the user if needed (in-process agents get a new
+   * token every start; the old one stops working).
+   */
+  async issueToken(name: string, role: Role, intersections: string[] = []): Promise<string> {
+    const token = newToken();
+    const [existing] = await this.db.select().from(users).where(eq(users.name, name)).limit(1);
+    if (!existing) return (await this.createUser(name, role, intersections, token)).token;
+    await this.db.update(users).set({ role, intersections, tokenHash: hashToken(token), revoked: false }).where(eq(users.id, existing.id));
+    this.cache.clear();
+    return token;
+  }
+
   async revoke(name: string): Promise<boolean> {
     const rows = await this.db.update(users).set({ revoked: true }).where(eq(users.name, name)).returning();
     this.cache.clear();

@@ -33,7 +33,7 @@ async function startProcess(dataDir: string, port: number): Promise<ChildProcess
   children.push(child);
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 150_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`service exited: ${log}`);
     try {
@@ -52,7 +52,7 @@ afterAll(() => {
 });
 
 describe('durability', () => {
-  it('keeps acknowledged users, plans and audit entries across a SIGKILL', async () => {
+  it('keeps acknowledged users, plans and audit entries across a SIGKILL', { timeout: 400_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'twin-kill-'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;

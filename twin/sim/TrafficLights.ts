@@ -1,7 +1,10 @@
 /**
  * The field's signal heads: the current phase of every signalised intersection and which
  * movements it lets through. Either the roadnet's own fixed program runs (cityflow-model.md §4),
- * or an external controller sets phases and the lights hold them.
+ * or an external controller sets phases and the lights hold them. An external controller may
+ * also set the heads movement by movement (`setMovements`): the signal state machines do, since
+ * during a change some movements keep green while others run yellow and all-red, which in this
+ * model (no yellow) are simply "not available".
  */
 import type { RoadNetwork } from '../network/RoadNetwork.ts';
 
@@ -10,6 +13,8 @@ export type SignalMode = 'program' | 'external';
 export interface TrafficLightsState {
   phase: Int32Array;
   remain: Float64Array;
+  /** Movement heads (1 = available); absent in snapshots taken before heads were saved. */
+  green?: Uint8Array;
 }
 
 export class TrafficLights {
@@ -52,6 +57,19 @@ export class TrafficLights {
     this.applyPhase(intersection);
   }
 
+  /**
+   * Sets which movements of an intersection may go (external mode), by local movement index;
+   * `shown` is the phase reported for it (phaseOf). Takes effect in the next step.
+   */
+  setMovements(intersection: number, available: ArrayLike<number | boolean>, shown: number): void {
+    const inter = this.net.intersections[intersection];
+    if (inter.virtual || available.length !== inter.movements.length) {
+      throw new RangeError(`intersection ${inter.id}: expected ${inter.movements.length} movement heads, got ${available.length}`);
+    }
+    for (let k = 0; k < inter.movements.length; k++) this.movementGreen[inter.movements[k]] = available[k] ? 1 : 0;
+    this.phase[intersection] = shown;
+  }
+
   /** Advances the fixed program by dt (end of a step); external mode holds the phases. */
   passTime(dt: number): void {
     if (this.mode !== 'program') return;
@@ -73,12 +91,13 @@ export class TrafficLights {
   }
 
   state(): TrafficLightsState {
-    return { phase: this.phase.slice(), remain: this.remain.slice() };
+    return { phase: this.phase.slice(), remain: this.remain.slice(), green: this.movementGreen.slice() };
   }
 
   restore(s: TrafficLightsState): void {
     this.phase.set(s.phase);
     this.remain.set(s.remain);
-    for (const i of this.signalised) this.applyPhase(i);
+    if (s.green && s.green.length === this.movementGreen.length) this.movementGreen.set(s.green);
+    else for (const i of this.signalised) this.applyPhase(i);
   }
 }

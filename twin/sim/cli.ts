@@ -1,6 +1,7 @@
 /**
- * `npm run sim -- --roadnet FILE --flow FILE [--controller fixed] [--duration 3600] [--seed 0] [--json]`
+ * `npm run sim -- --roadnet FILE --flow FILE [--controller fixed] [--phases 1,2,3,4] [--duration 3600] [--seed 0] [--json]`
  * `npm run sim -- --grid 30x30 [...]`
+ * `npm run sim -- --list-controllers`
  *
  * Runs the simulation on a CityFlow roadnet + flow pair, on a synthetic grid at a realistic
  * peak demand, or on the demo city when neither is given. With --json, exactly one JSON object goes to stdout; progress and logs go to stderr.
@@ -10,7 +11,9 @@ import { z } from 'zod';
 import { NetworkFormatError, importFlows, importRoadnet, loadCityFlow } from '../network/importCityFlow.ts';
 import { demoCity, generateDemand, generateGrid, withRealisticPeak } from '../network/generator.ts';
 import { runSimulation } from './runSimulation.ts';
-import { CONTROLLERS, controllerNames } from '../../signal-controllers/registry.ts';
+import { CONTROLLERS, DEFAULT_CONTROLLER, controllerNames } from '../../signal-controllers/registry.ts';
+import { PhaseSelectionError } from '../../signal-controllers/plans.ts';
+import { ClearanceOverrideError } from '../../signal-controllers/clearance.ts';
 
 const ArgsSchema = z.object({
   roadnet: z.string().optional(),
@@ -19,7 +22,12 @@ const ArgsSchema = z.object({
     .regex(/^\d+x\d+$/, 'expected ROWSxCOLS, e.g. 30x30')
     .optional(),
   flow: z.string().optional(),
-  controller: z.string().default('fixed'),
+  controller: z.string().default(DEFAULT_CONTROLLER),
+  phases: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'expected phase indices, e.g. 1,2,3,4')
+    .transform((s) => s.split(',').map(Number))
+    .optional(),
   duration: z.coerce.number().positive().default(3600),
   seed: z.coerce.number().int().default(0),
   interval: z.coerce.number().positive().max(10).default(1),
@@ -47,6 +55,7 @@ function main(): void {
         grid: { type: 'string' },
         flow: { type: 'string' },
         controller: { type: 'string' },
+        phases: { type: 'string' },
         duration: { type: 'string' },
         seed: { type: 'string' },
         interval: { type: 'string' },
@@ -96,22 +105,37 @@ function main(): void {
   const { network, flows } = loaded;
   const tty = process.stderr.isTTY && !args.json;
   if (!args.json) process.stderr.write(`${name}: ${network.intersections.filter((i) => !i.virtual).length} signalised intersections, ${flows.length} flows, controller ${args.controller}\n`);
-  const ctl = controller.create(network);
+  let ctl;
+  try {
+    ctl = controller.create(network, { phases: args.phases });
+  } catch (e) {
+    if (e instanceof PhaseSelectionError || e instanceof ClearanceOverrideError) fail(e.message);
+    throw e;
+  }
   const { summary } = runSimulation(network, flows, {
     duration: args.duration,
     seed: args.seed,
     interval: args.interval,
     signalMode: ctl.signalMode,
     beforeStep: ctl.beforeStep,
+    afterStep: ctl.afterStep,
     onProgress: tty ? (f, e) => progressBar(f, `t=${e.time.toFixed(0)}s vehicles=${e.runningCount}`) : undefined,
   });
+  const report = ctl.report();
   if (tty) process.stderr.write('\n');
+  // The raw replay is kept for fidelity benchmarks only: say so whenever it shows unsafe states.
+  if (args.controller === 'cityflow' && report.unsafeStates > 0)
+    process.stderr.write(`sim: warning: controller cityflow replays the program without clearance: ${report.unsafeStates} unsafe signal states; use it for fidelity benchmarks only\n`);
+  else for (const w of report.warnings.slice(0, 10)) process.stderr.write(`sim: warning: ${w}\n`);
   const out = {
     network: name,
     controller: args.controller,
+    ...(args.phases ? { phases: args.phases } : {}),
     seed: args.seed,
     ...summary,
     peakMemoryMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    unsafeStates: report.unsafeStates,
+    phaseSwitches: report.phaseSwitches,
   };
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
   else {

@@ -14,6 +14,8 @@ export interface RunOptions extends EngineOptions {
   progressEvery?: number;
   /** Called before each step (a controller sets phases here). */
   beforeStep?: (engine: Engine) => void;
+  /** Called after each step (observers record the step's moves here). */
+  afterStep?: (engine: Engine) => void;
 }
 
 export interface RunSummary {
@@ -38,6 +40,7 @@ export function runSimulation(net: RoadNetwork, flows: Flow[], opts: RunOptions)
   for (let s = 0; s < steps; s++) {
     opts.beforeStep?.(engine);
     engine.step();
+    opts.afterStep?.(engine);
     if (opts.onProgress && (s + 1) % every === 0) opts.onProgress((s + 1) / steps, engine);
   }
   const wallSeconds = (performance.now() - t0) / 1000;

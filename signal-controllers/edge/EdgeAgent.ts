@@ -1,0 +1,177 @@
+/**
+ * The edge agent: the imperative shell around an EdgeController. It registers with the centre,
+ * long-polls each intersection's plan (ETag / If-None-Match), reports its signal state as a
+ * heartbeat, and drives the signal heads through a wire function on every tick. Network errors
+ * never stop the lights: the controller keeps running on its own clock and falls back by itself.
+ */
+import { TimingPlanSchema } from '../TimingPlan.ts';
+import type { EdgeController } from './EdgeController.ts';
+
+export interface EdgeAgentOptions {
+  server: string;
+  token: string;
+  id: string;
+  controller: EdgeController;
+  /** The controller's clock (s). */
+  now: () => number;
+  /** The wire to the signal heads: which movements (local index) may go, and the phase shown. */
+  heads?: (intersection: string, available: Uint8Array, shownPhase: number) => void;
+  /** Long-poll wait (s). */
+  pollWait?: number;
+  /** Heartbeat period (wall ms). */
+  reportEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** What a plan may carry besides the TimingPlan: the newest sensor reading it was computed from. */
+interface PlanBasis {
+  basis?: { sensorTime?: number };
+}
+
+export class EdgeAgent {
+  private running = false;
+  private readonly etags = new Map<string, string>();
+  private readonly aborts = new Set<AbortController>();
+  private reportTimer: NodeJS.Timeout | null = null;
+  private lastLoopLatencyMs: number | null = null;
+  /** Successful polls, 304s and failures, for tests and operators. */
+  readonly counters = { plans: 0, notModified: 0, failures: 0, refused: 0, reports: 0 };
+
+  constructor(private readonly o: EdgeAgentOptions) {}
+
+  get loopLatencyMs(): number | null {
+    return this.lastLoopLatencyMs;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.register();
+    for (const id of this.o.controller.runners.keys()) void this.pollLoop(id);
+    const every = this.o.reportEveryMs ?? 1000;
+    this.reportTimer = setInterval(() => void this.report(), every);
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const a of this.aborts) a.abort();
+    this.aborts.clear();
+    if (this.reportTimer) clearInterval(this.reportTimer);
+  }
+
+  /** Runs the controller to now and drives the heads. */
+  tick(): void {
+    const now = this.o.now();
+    this.o.controller.tick(now);
+    if (!this.o.heads) return;
+    for (const [id, r] of this.o.controller.runners) this.o.heads(id, r.available(), r.shownPhase());
+  }
+
+  private async request(path: string, init: RequestInit & { timeoutMs: number }): Promise<Response> {
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    const timer = setTimeout(() => abort.abort(), init.timeoutMs);
+    try {
+      return await fetch(this.o.server + path, {
+        ...init,
+        signal: abort.signal,
+        headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+      });
+    } finally {
+      clearTimeout(timer);
+      this.aborts.delete(abort);
+    }
+  }
+
+  private async register(): Promise<void> {
+    let delay = 250;
+    while (this.running) {
+      try {
+        const r = await this.request('/api/controllers/register', {
+          method: 'POST',
+          body: JSON.stringify({ id: this.o.id, intersections: [...this.o.controller.runners.keys()] }),
+          timeoutMs: 5000,
+        });
+        if (r.ok) return;
+        this.o.log?.(`register refused: ${r.status} ${await r.text()}`);
+        if (r.status === 401 || r.status === 403) throw new Error(`edge ${this.o.id}: the centre refused registration (${r.status})`);
+      } catch (e) {
+        if ((e as Error).message.includes('refused registration')) throw e;
+        this.counters.failures++;
+      }
+      await new Promise((res) => setTimeout(res, delay));
+      delay = Math.min(5000, delay * 2);
+    }
+  }
+
+  private async pollLoop(intersection: string): Promise<void> {
+    const wait = this.o.pollWait ?? 10;
+    let delay = 250;
+    while (this.running) {
+      try {
+        const etag = this.etags.get(intersection);
+        const r = await this.request(`/api/plans/${encodeURIComponent(intersection)}?wait=${wait}`, {
+          method: 'GET',
+          headers: etag ? { 'if-none-match': etag } : {},
+          timeoutMs: (wait + 5) * 1000,
+        });
+        const now = this.o.now();
+        if (r.status === 200) {
+          const body = (await r.json()) as unknown;
+          const parsed = TimingPlanSchema.safeParse(body);
+          if (!parsed.success) {
+            this.counters.refused++;
+            this.o.log?.(`${intersection}: malformed plan from the centre: ${parsed.error.issues[0]?.message}`);
+          } else {
+            const v = this.o.controller.receivePlan(intersection, parsed.data, now);
+            if (v.ok) {
+              this.counters.plans++;
+              const basis = (body as PlanBasis).basis?.sensorTime;
+              if (typeof basis === 'number') this.lastLoopLatencyMs = Math.max(0, (now - basis) * 1000);
+            } else {
+              this.counters.refused++;
+              this.o.log?.(`${intersection}: plan refused at the edge: ${v.reasons.map((x) => x.message).join('; ')}`);
+            }
+          }
+          const tag = r.headers.get('etag');
+          if (tag) this.etags.set(intersection, tag);
+          this.o.controller.contact(now);
+          delay = 250;
+        } else if (r.status === 304 || r.status === 404) {
+          await r.body?.cancel();
+          this.counters.notModified++;
+          this.o.controller.contact(now);
+          delay = 250;
+          // A 404 (no plan yet) answers at once: do not spin.
+          if (r.status === 404) await new Promise((res) => setTimeout(res, 1000));
+        } else {
+          await r.body?.cancel();
+          throw new Error(`status ${r.status}`);
+        }
+      } catch {
+        if (!this.running) return;
+        this.counters.failures++;
+        await new Promise((res) => setTimeout(res, delay));
+        delay = Math.min(5000, delay * 2);
+      }
+    }
+  }
+
+  private async report(): Promise<void> {
+    if (!this.running) return;
+    const now = this.o.now();
+    const body = { mode: this.o.controller.mode, intersections: this.o.controller.states(now), lastLoopLatencyMs: this.lastLoopLatencyMs };
+    try {
+      const r = await this.request(`/api/controllers/${encodeURIComponent(this.o.id)}/state`, { method: 'POST', body: JSON.stringify(body), timeoutMs: 3000 });
+      await r.body?.cancel();
+      if (r.ok) {
+        this.counters.reports++;
+        // A heartbeat answered is the centre alive, even while a long-poll is still waiting.
+        this.o.controller.contact(this.o.now());
+      }
+      // The centre forgot us (e.g. it restarted on an empty database): register again.
+      if (r.status === 404) await this.register();
+    } catch {
+      this.counters.failures++;
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The loop as it runs from npm start: in-process edge controllers register over HTTP, drive the
+ * field's heads safely, report their state, and adopt a central plan once an engineer publishes
+ * one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningService } from '../../server/Service.ts';
+import { ADMIN, api, startTestService } from './helpers.ts';
+
+let svc: RunningService;
+
+beforeAll(async () => {
+  svc = await startTestService({ SPEED: '20' });
+});
+afterAll(async () => {
+  await svc?.stop();
+});
+
+async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('edge controllers in the loop', () => {
+  it('register, report their state and keep the field safe', async () => {
+    const list = await until(async () => {
+      const r = await api(svc.url, '/api/controllers', ADMIN);
+      const online = r.body.controllers.filter((c: { online: boolean; state: unknown }) => c.online && c.state);
+      return online.length === 16 ? r.body.controllers : null;
+    });
+    expect(list.every((c: { state: { mode: string } }) => c.state.mode === 'fallback')).toBe(true);
+    // The heads change phase over time and the monitor never saw an unsafe state.
+    const phases0 = Array.from(svc.runtime.engine.lights.phase);
+    await until(async () => svc.runtime.engine.time > 120);
+    expect(Array.from(svc.runtime.engine.lights.phase)).not.toEqual(phases0);
+    const health = await api(svc.url, '/health', null);
+    expect(health.body.unsafeSignalStates).toBe(0);
+  });
+
+  it('a published central plan reaches the edge and runs', async () => {
+    const eng = await api(svc.url, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'loop-eng', role: 'engineer' }) });
+    const net = (await api(svc.url, '/api/network', ADMIN)).body;
+    const X = 'intersection_2_2';
+    const it1 = net.intersections.find((i: { id: string }) => i.id === X);
+    const plan = {
+      intersection: X,
+      version: 0,
+      validFrom: 0,
+      validUntil: null,
+      control: 'fixed-time',
+      phases: [it1.phases[1], it1.phases[2]].map((movements: number[], k: number) => ({ id: k + 1, movements, minGreen: 7, maxGreen: 60, green: 20, yellow: 4, allRed: 2 })),
+      sequence: [0, 1],
+      cycle: 52,
+      offset: 0,
+    };
+    const pub = await api(svc.url, '/api/plans', eng.body.token, { method: 'POST', body: JSON.stringify({ plan, reason: 'two-phase test plan' }) });
+    expect(pub.status).toBe(201);
+    const edge = await until(async () => {
+      const r = await api(svc.url, '/api/controllers', ADMIN);
+      const c = r.body.controllers.find((x: { id: string }) => x.id === `edge-${X}`);
+      return c?.state?.intersections[0].planVersion === pub.body.version ? c : null;
+    });
+    expect(edge.state.mode).toBe('central');
+    // Only the plan's two phases show from now on.
+    const idx = net.intersections.findIndex((i: { id: string }) => i.id === X);
+    const seen = new Set<number>();
+    const t0 = svc.runtime.engine.time;
+    await until(async () => {
+      seen.add(svc.runtime.engine.lights.phase[idx]);
+      return svc.runtime.engine.time > t0 + 200;
+    });
+    for (const p of seen) expect([-1, 1, 2]).toContain(p);
+    expect((await api(svc.url, '/health', null)).body.unsafeSignalStates).toBe(0);
+  });
+});
