@@ -1,0 +1,139 @@
+/**
+ * The viewer's data handling without a browser: stream schemas against what the service really
+ * sends, signal state bookkeeping, the simulation clock, lane colouring in place and vehicle
+ * extrapolation. (three's geometry and instancing need no WebGL context.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetworkViewSchema, type NetworkView } from '../../viewer/src/api.ts';
+import { NetworkLayer } from '../../viewer/src/NetworkLayer.ts';
+import { congestionIndex, congestionLut } from '../../viewer/src/palette.ts';
+import { ribbonGeometry } from '../../viewer/src/ribbon.ts';
+import { SIGNAL_GREEN, SIGNAL_RED, SIGNAL_UNKNOWN, SIGNAL_YELLOW, SignalState } from '../../viewer/src/SignalState.ts';
+import { SimClock } from '../../viewer/src/SimClock.ts';
+import { EnvelopeSchema, TopicSchemas } from '../../viewer/src/streamSchemas.ts';
+import { VehicleLayer } from '../../viewer/src/VehicleLayer.ts';
+import { ADMIN, openSocket, startTestService } from '../server/helpers.ts';
+import type { RunningService } from '../../server/Service.ts';
+
+describe('stream messages from the real service', () => {
+  let svc: RunningService;
+  let net: NetworkView;
+  let messages: unknown[];
+
+  beforeAll(async () => {
+    svc = await startTestService({ SPEED: '50' });
+    const res = await fetch(`${svc.url}/api/network`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    net = NetworkViewSchema.parse(await res.json());
+    const s = await openSocket(`${svc.url.replace('http', 'ws')}/ws?token=${ADMIN}`);
+    s.ws.send(JSON.stringify({ type: 'subscribe', topics: ['signals', 'lanes', 'vehicles'], rate: 10 }));
+    await s.next((m) => m.type === 'delta' && m.topic === 'signals', 15_000);
+    await s.next((m) => m.topic === 'vehicles' && m.data.count > 0, 15_000);
+    messages = [...s.messages];
+    s.ws.close();
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('match the viewer schemas, every one', () => {
+    let checked = 0;
+    for (const raw of messages) {
+      const env = EnvelopeSchema.parse(raw);
+      if (env.type !== 'snapshot' && env.type !== 'delta') continue;
+      const schema = (TopicSchemas as Record<string, Record<string, { parse(d: unknown): unknown }>>)[env.topic]?.[env.type];
+      expect(schema, `${env.topic} ${env.type}`).toBeDefined();
+      schema.parse(env.data);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(3);
+  });
+
+  it('build a network layer with one colour run per lane, recoloured in place', () => {
+    const layer = new NetworkLayer(net);
+    const lanes = layer.group.getObjectByName('lanes');
+    expect(lanes).toBeDefined();
+    const mesh = lanes as unknown as { geometry: { getAttribute(n: string): { array: Float32Array; version: number } } };
+    const colors = mesh.geometry.getAttribute('color');
+    const array = colors.array;
+    const version = colors.version;
+    layer.setSpeedRatios(net.lanes.map(() => 0));
+    expect(colors.array).toBe(array); // same buffer, no reallocation
+    expect(colors.version).toBeGreaterThan(version);
+    const lut = congestionLut();
+    expect(array[0]).toBeCloseTo(lut[0]);
+    // Unchanged ratios leave the buffer alone.
+    const v2 = colors.version;
+    layer.setSpeedRatios(net.lanes.map(() => 0));
+    expect(colors.version).toBe(v2);
+    expect(layer.bounds.isEmpty()).toBe(false);
+    layer.dispose();
+  });
+});
+
+describe('signal state', () => {
+  it('applies snapshots and deltas, counts changes, understands yellow', () => {
+    const s = new SignalState(4, 2);
+    const seen: number[][] = [];
+    s.onChange((m) => seen.push([...m]));
+    s.applySnapshot({ time: 10, phases: [1, -1], movements: 'GRRG' });
+    expect(Array.from(s.movement)).toEqual([SIGNAL_GREEN, SIGNAL_RED, SIGNAL_RED, SIGNAL_GREEN]);
+    expect(s.changes).toBe(0); // the first picture is not a change
+    s.applyDelta({ time: 20, movements: [[0, 'Y'], [1, 'G']], phases: [[0, 2]] });
+    expect(s.movement[0]).toBe(SIGNAL_YELLOW);
+    expect(s.phase[0]).toBe(2);
+    expect(s.phaseSince[0]).toBe(20);
+    expect(s.changes).toBe(2);
+    expect(seen.at(-1)).toEqual([0, 1]);
+    s.applyDelta({ time: 21, movements: [[2, '?'], [9, 'G']], phases: [] });
+    expect(s.movement[2]).toBe(SIGNAL_UNKNOWN);
+  });
+});
+
+describe('simulation clock', () => {
+  it('learns the rate and never runs more than two updates ahead', () => {
+    const c = new SimClock();
+    expect(Number.isNaN(c.now(0))).toBe(true);
+    for (let k = 0; k <= 20; k++) c.observe(k * 10, k * 1000); // 10 sim s per wall s, one update a second
+    expect(c.rate).toBeCloseTo(10, 0);
+    expect(c.now(20_500)).toBeCloseTo(205, 0);
+    expect(c.now(60_000)).toBeCloseTo(200 + 2 * c.updateInterval, 5);
+    c.observe(5, 61_000); // restarted service: time went back
+    expect(c.now(61_000)).toBe(5);
+  });
+});
+
+describe('vehicle layer', () => {
+  it('carries vehicles along their heading between updates, capped', () => {
+    const v = new VehicleLayer(2);
+    v.setSnapshot({ time: 100, count: 3, x: [0, 10, 20], y: [0, 0, 0], heading: [0, Math.PI / 2, Math.PI], speed: [10, 5, 0], cls: ['car', 'bus', 'emergency'] });
+    expect(v.count).toBe(3); // grew past the initial capacity
+    expect(v.mesh.count).toBe(3);
+    v.update(101, 3);
+    const a = v.mesh.instanceMatrix.array;
+    expect(a[12]).toBeCloseTo(10); // 0 + 10 m/s × 1 s east
+    expect(a[16 + 13]).toBeCloseTo(5); // north at 5 m/s
+    expect(a[32 + 12]).toBeCloseTo(20); // stopped
+    v.update(200, 3);
+    expect(a[12]).toBeCloseTo(30); // capped at 3 s
+    v.dispose();
+  });
+});
+
+describe('ribbons and palette', () => {
+  it('builds a lane ribbon of the right width, trimmed for the stop bar', () => {
+    const g = ribbonGeometry([0, 0, 100, 0], 1.5, 0, 2.5);
+    const p = g.getAttribute('position');
+    expect(p.count).toBe(4);
+    expect(p.getY(0)).toBeCloseTo(1.5);
+    expect(p.getY(1)).toBeCloseTo(-1.5);
+    expect(p.getX(2)).toBeCloseTo(97.5);
+    expect(g.getIndex()?.count).toBe(6);
+  });
+
+  it('maps speed ratios onto the ramp, with no data for missing values', () => {
+    expect(congestionIndex(1)).toBe(255);
+    expect(congestionIndex(0)).toBe(0);
+    expect(congestionIndex(1.4)).toBe(255);
+    expect(congestionIndex(Number.NaN)).toBe(-1);
+  });
+});

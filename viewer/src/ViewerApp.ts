@@ -1,0 +1,410 @@
+/**
+ * The signed-in viewer: builds the layers for a network, wires the live stream to them, and owns
+ * the page chrome (top bar, legend, panels). One instance per sign-in; dispose() tears it down.
+ */
+import { AmbientLight, DirectionalLight, GridHelper, HemisphereLight, Vector3 } from 'three';
+import type { NetworkView } from './api.ts';
+import { h } from './dom.ts';
+import { FrameStats } from './FrameStats.ts';
+import { FuturePanels, NETWORK_PANELS, type NetworkPanelId } from './FuturePanels.ts';
+import { IntersectionLayer } from './IntersectionLayer.ts';
+import { IntersectionPanel } from './IntersectionPanel.ts';
+import { LabelLayer } from './LabelLayer.ts';
+import { Legend } from './Legend.ts';
+import { flat, NetworkLayer } from './NetworkLayer.ts';
+import { SCENE_HEX } from './palette.ts';
+import { QueueLayer } from './QueueLayer.ts';
+import { SignalLayer } from './SignalLayer.ts';
+import { SignalState } from './SignalState.ts';
+import { formatSimTime, SimClock } from './SimClock.ts';
+import { StatusIndicator } from './StatusIndicator.ts';
+import { StreamClient } from './StreamClient.ts';
+import { samplePixels } from './pixelSample.ts';
+import type { PixelSample, ViewerStats } from './testHooks.ts';
+import { VehicleLayer } from './VehicleLayer.ts';
+import { Viewport } from './Viewport.ts';
+
+export interface ViewerAppOptions {
+  token: string;
+  network: NetworkView;
+  /** Called when the viewer ends the session (sign-out, or the server refused the token). */
+  onSignedOut: (message: string | null) => void;
+}
+
+/** Longest straight-line extrapolation of a vehicle past its last report (simulated s). */
+const MAX_EXTRAPOLATION = 3;
+
+export class ViewerApp {
+  readonly element: HTMLElement;
+  private readonly viewport: Viewport;
+  private readonly stream: StreamClient;
+  private readonly network: NetworkLayer;
+  private readonly queues: QueueLayer;
+  private readonly signals: SignalState;
+  private readonly signalLayer: SignalLayer;
+  private readonly vehicles: VehicleLayer;
+  private readonly junctions: IntersectionLayer;
+  private readonly labels: LabelLayer;
+  private readonly panel: IntersectionPanel;
+  private readonly drawer = new FuturePanels();
+  private readonly legend = new Legend();
+  private readonly status = new StatusIndicator();
+  private readonly stats = new FrameStats();
+  private readonly clock = new SimClock();
+  private readonly clockText = h('span', { class: 'sim-clock mono' }, '–:––:––');
+  private readonly countText = h('span', { class: 'vehicle-count' }, '');
+  private readonly buttons = new Map<string, HTMLButtonElement>();
+  private readonly pointer = { x: 0, y: 0, moved: false, downX: 0, downY: 0, down: false };
+  private readonly tmp = new Vector3();
+  private hovered = -1;
+  private simNow = Number.NaN;
+  private lastClockSecond = Number.NaN;
+  private disposed = false;
+  private readonly pixelRequests: ((s: PixelSample) => void)[] = [];
+  private readonly onKey = (ev: KeyboardEvent) => this.key(ev);
+  private readonly hook: ViewerStats = {
+    ready: true,
+    status: 'connecting',
+    frames: 0,
+    signalChanges: 0,
+    vehiclesDrawn: 0,
+    vehiclesInNetwork: 0,
+    lanes: 0,
+    laneLinks: 0,
+    intersections: 0,
+    signalised: 0,
+    simTime: Number.NaN,
+    messages: {},
+    invalidMessages: 0,
+    selectedIntersection: null,
+    drawCalls: 0,
+    triangles: 0,
+    gpu: '',
+    snapshot: () => {
+      throw new Error('not ready');
+    },
+    measureFrames: () => Promise.reject(new Error('not ready')),
+  };
+
+  constructor(
+    host: HTMLElement,
+    private readonly options: ViewerAppOptions,
+  ) {
+    const net = options.network;
+    const stage = h('div', { class: 'stage' });
+    const topbar = this.topbar(net);
+    this.element = h('div', { class: 'viewer' }, topbar, stage);
+    host.replaceChildren(this.element);
+
+    const q = new URLSearchParams(window.location.search).get('quality');
+    this.viewport = new Viewport(stage, q === 'high' || q === 'low' ? q : 'auto');
+    const scene = this.viewport.scene;
+    this.network = new NetworkLayer(net);
+    this.queues = new QueueLayer(net);
+    this.signals = new SignalState(net.movements.length, net.intersections.length);
+    this.signalLayer = new SignalLayer(net, this.signals);
+    this.vehicles = new VehicleLayer();
+    this.vehicles.onMeshReplaced = (old, next) => {
+      scene.remove(old);
+      scene.add(next);
+    };
+    this.junctions = new IntersectionLayer(net);
+    this.labels = new LabelLayer(net, stage, scene);
+    this.panel = new IntersectionPanel(net, this.signals, () => this.simNow);
+    this.panel.onClose = () => this.select(-1);
+    this.addGround(scene);
+    scene.add(this.network.group, this.queues.mesh, this.signalLayer.mesh, this.junctions.group, this.vehicles.mesh);
+    scene.add(new HemisphereLight('#dfe8f5', '#1a2029', 1.6), new AmbientLight('#ffffff', 0.2));
+    const sun = new DirectionalLight('#ffffff', 1.4);
+    sun.position.set(-0.4, -0.8, 1.5);
+    scene.add(sun);
+
+    const rail = h('nav', { class: 'rail', 'aria-label': 'Network panels' }, ...NETWORK_PANELS.map((p) => this.button(p.id, p.title, `${p.title} panel`, () => this.toggleDrawer(p.id), true)));
+    stage.append(rail, this.legend.element, this.stats.element, this.panel.element, this.drawer.element, h('div', { class: 'hint muted small' }, 'Drag: pan · Right-drag: rotate · Wheel: zoom · Click a junction for details'));
+    this.stats.describe = () => {
+      const info = this.viewport.renderer.info.render;
+      return `${info.calls} draws · ${(info.triangles / 1000).toFixed(0)}k tris · ${this.vehicles.count} veh`;
+    };
+
+    this.stream = new StreamClient({ token: options.token, rate: 5 });
+    this.wireStream();
+    this.wirePointer(this.viewport.renderer.domElement);
+    window.addEventListener('keydown', this.onKey);
+
+    this.viewport.onBeforeRender((t) => this.beforeRender(t));
+    this.viewport.onAfterRender((t) => this.afterRender(t));
+    this.viewport.fit(this.network.bounds);
+    this.exposeHooks();
+    this.viewport.start();
+    this.stream.start();
+  }
+
+  // ------------------------------------------------------------------ chrome
+
+  private button(id: string, label: string, title: string, onClick: () => void, toggle = false): HTMLButtonElement {
+    const b = h('button', { type: 'button', class: 'tool', title, 'data-action': id, 'aria-pressed': toggle ? 'false' : undefined }, label);
+    b.addEventListener('click', onClick);
+    this.buttons.set(id, b);
+    return b;
+  }
+
+  private topbar(net: NetworkView): HTMLElement {
+    const button = this.button.bind(this);
+    return h(
+      'header',
+      { class: 'topbar' },
+      h('div', { class: 'brand' }, h('span', { class: 'brand-mark small', 'aria-hidden': 'true' }, h('span', { class: 'lamp red' }), h('span', { class: 'lamp amber' }), h('span', { class: 'lamp green' })), h('strong', {}, 'Traffic twin'), h('span', { class: 'muted' }, net.name)),
+      h('div', { class: 'telemetry' }, h('span', { class: 'muted' }, 'Sim time'), this.clockText, this.countText),
+      this.status.element,
+      h(
+        'nav',
+        { class: 'tools', 'aria-label': 'View tools' },
+        button('fit', 'Fit', 'Fit the whole network in view (F)', () => this.fit()),
+        button('labels', 'Labels', 'Street labels (L)', () => this.toggleLabels(), true),
+        button('queues', 'Queues', 'Queue bars: stopped vehicles per lane (Q)', () => this.toggleQueues(), true),
+        button('perf', 'FPS', 'Frame-time readout (P)', () => this.togglePerf(), true),
+        h('span', { class: 'sep' }),
+        button('signout', 'Sign out', 'Forget the token and sign out', () => this.end(null)),
+      ),
+    );
+  }
+
+  private setPressed(id: string, on: boolean): void {
+    this.buttons.get(id)?.setAttribute('aria-pressed', String(on));
+  }
+
+  private fit(): void {
+    this.viewport.fit(this.network.bounds);
+  }
+
+  private toggleLabels(): void {
+    this.labels.setEnabled(!this.labels.on);
+    this.setPressed('labels', this.labels.on);
+  }
+
+  private toggleQueues(): void {
+    this.queues.mesh.visible = !this.queues.mesh.visible;
+    this.setPressed('queues', this.queues.mesh.visible);
+  }
+
+  private togglePerf(): void {
+    this.stats.setVisible(!this.stats.shown);
+    this.setPressed('perf', this.stats.shown);
+  }
+
+  private toggleDrawer(id: NetworkPanelId): void {
+    this.drawer.toggle(id);
+    for (const p of NETWORK_PANELS) this.setPressed(p.id, this.drawer.current === p.id);
+  }
+
+  private key(ev: KeyboardEvent): void {
+    if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    switch (ev.key) {
+      case 'f':
+      case 'F':
+        this.fit();
+        break;
+      case 'l':
+      case 'L':
+        this.toggleLabels();
+        break;
+      case 'q':
+      case 'Q':
+        this.toggleQueues();
+        break;
+      case 'p':
+      case 'P':
+        this.togglePerf();
+        break;
+      case 'Escape':
+        this.select(-1);
+        break;
+    }
+  }
+
+  /**
+   * A 100 m grid on the ground for scale. The ground itself is the scene's background colour:
+   * a ground plane would cost a full-screen fill per frame, which software WebGL feels.
+   */
+  private addGround(scene: Viewport['scene']): void {
+    const b = this.network.bounds;
+    const size = Math.max(b.max.x - b.min.x, b.max.y - b.min.y) * 3 + 1000;
+    const cells = Math.round(size / 100);
+    const grid = new GridHelper(cells * 100, cells, SCENE_HEX.grid, SCENE_HEX.grid);
+    grid.rotateX(Math.PI / 2); // GridHelper lies in XZ; the ground here is XY
+    grid.position.set(Math.round((b.min.x + b.max.x) / 200) * 100, Math.round((b.min.y + b.max.y) / 200) * 100, -0.4);
+    grid.name = 'grid';
+    scene.add(flat(grid, 0.5));
+  }
+
+  // ------------------------------------------------------------------ live data
+
+  private wireStream(): void {
+    const s = this.stream;
+    s.on('signals', 'snapshot', (d) => {
+      this.signals.applySnapshot(d);
+      this.clock.observe(d.time, performance.now());
+    });
+    s.on('signals', 'delta', (d) => this.signals.applyDelta(d));
+    s.on('lanes', 'snapshot', (d) => {
+      this.network.setSpeedRatios(d.speedRatio);
+      this.queues.setQueues(d.queue);
+      this.legend.setSource(d.source);
+      this.clock.observe(d.time, performance.now());
+    });
+    s.on('vehicles', 'snapshot', (d) => {
+      this.vehicles.setSnapshot(d);
+      this.clock.observe(d.time, performance.now());
+      const text = d.count > d.x.length ? `${d.x.length.toLocaleString()} of ${d.count.toLocaleString()} vehicles shown` : `${d.count.toLocaleString()} vehicles`;
+      if (this.countText.textContent !== text) this.countText.textContent = text;
+    });
+    s.onStatus((st) => {
+      this.status.set(st);
+      if (st.kind === 'token-refused') this.end('The server refused your token (it may have been revoked). Sign in again.');
+    });
+  }
+
+  // ------------------------------------------------------------------ picking
+
+  private wirePointer(canvas: HTMLCanvasElement): void {
+    const p = this.pointer;
+    canvas.addEventListener('pointermove', (ev) => {
+      p.x = ev.clientX;
+      p.y = ev.clientY;
+      p.moved = true;
+    });
+    canvas.addEventListener('pointerleave', () => {
+      p.moved = false;
+      this.setHover(-1);
+    });
+    canvas.addEventListener('pointerdown', (ev) => {
+      p.down = ev.button === 0;
+      p.downX = ev.clientX;
+      p.downY = ev.clientY;
+    });
+    canvas.addEventListener('pointerup', (ev) => {
+      // A click, not the end of a pan.
+      if (!p.down || ev.button !== 0 || Math.hypot(ev.clientX - p.downX, ev.clientY - p.downY) > 5) return;
+      p.down = false;
+      this.select(this.junctions.pick(ev.clientX, ev.clientY, canvas, this.viewport.camera));
+    });
+  }
+
+  private setHover(index: number): void {
+    if (index === this.hovered) return;
+    this.hovered = index;
+    this.junctions.setHovered(index === this.panel.shown ? -1 : index);
+    this.viewport.renderer.domElement.style.cursor = index >= 0 ? 'pointer' : '';
+  }
+
+  private select(index: number): void {
+    this.junctions.setSelected(index);
+    if (index >= 0) this.panel.show(index);
+    else this.panel.hide();
+    this.junctions.setHovered(-1);
+    this.hovered = -1;
+  }
+
+  // ------------------------------------------------------------------ frame
+
+  private beforeRender(_t: number): void {
+    this.stats.beginFrame();
+    const wall = performance.now();
+    this.simNow = this.clock.now(wall);
+    this.vehicles.update(this.simNow, Math.min(MAX_EXTRAPOLATION, this.clock.updateInterval * 1.5));
+    if (this.pointer.moved) {
+      this.pointer.moved = false;
+      this.setHover(this.junctions.pick(this.pointer.x, this.pointer.y, this.viewport.renderer.domElement, this.viewport.camera));
+    }
+  }
+
+  private afterRender(t: number): void {
+    this.labels.render(this.viewport.scene, this.viewport.camera, this.viewport.controls.target);
+    // The clock text changes once a simulated second; format only then (no string per frame).
+    const second = Math.floor(this.simNow);
+    if (second !== this.lastClockSecond && Number.isFinite(second)) {
+      this.lastClockSecond = second;
+      this.clockText.textContent = formatSimTime(second);
+    }
+    this.stats.endFrame(t);
+    this.updateHook();
+    if (this.pixelRequests.length > 0) {
+      // Read right after rendering, while the drawing buffer still holds this frame.
+      const sample = samplePixels(this.viewport.renderer.domElement);
+      for (const r of this.pixelRequests.splice(0)) r(sample);
+    }
+  }
+
+  // ------------------------------------------------------------------ hooks & teardown
+
+  private exposeHooks(): void {
+    const net = this.options.network;
+    const hook = this.hook;
+    hook.lanes = net.lanes.length;
+    hook.laneLinks = net.laneLinks.length;
+    hook.intersections = net.intersections.length;
+    hook.signalised = this.junctions.signalised.length;
+    hook.gpu = this.viewport.gpu;
+    hook.messages = this.stream.received;
+    hook.measureFrames = (ms) => this.stats.measure(ms);
+    hook.snapshot = () => {
+      const { snapshot: _s, measureFrames: _m, ...plain } = hook;
+      return { ...plain, messages: { ...plain.messages } };
+    };
+    window.__viewerStats = hook;
+    window.__viewerTest = {
+      screenPointOf: (id) => {
+        const k = net.intersections.findIndex((i) => i.id === id);
+        if (k < 0) return null;
+        return this.viewport.toClient(this.junctions.centre(k, this.tmp), { x: 0, y: 0 });
+      },
+      signalisedIds: () => this.junctions.signalised.map((k) => net.intersections[k].id),
+      fit: () => this.fit(),
+      layers: () => this.viewport.scene.children.map((o) => o.name || o.type),
+      setLayerVisible: (name, visible) => {
+        for (const o of this.viewport.scene.children) if ((o.name || o.type) === name) o.visible = visible;
+      },
+      setPixelRatio: (ratio) => this.viewport.renderer.setPixelRatio(ratio),
+      samplePixels: () => new Promise((resolve) => this.pixelRequests.push(resolve)),
+    };
+  }
+
+  /** Refreshes the test hook's fields in place, once per frame (assignments only). */
+  private updateHook(): void {
+    const hook = this.hook;
+    const info = this.viewport.renderer.info.render;
+    hook.status = this.stream.status.kind;
+    hook.frames = this.stats.frames;
+    hook.signalChanges = this.signals.changes;
+    hook.vehiclesDrawn = this.vehicles.count;
+    hook.vehiclesInNetwork = this.vehicles.networkCount;
+    hook.simTime = this.simNow;
+    hook.invalidMessages = this.stream.invalid;
+    hook.selectedIntersection = this.panel.shown >= 0 ? (this.options.network.intersections[this.panel.shown]?.id ?? null) : null;
+    hook.drawCalls = info.calls;
+    hook.triangles = info.triangles;
+  }
+
+  private end(message: string | null): void {
+    if (this.disposed) return;
+    this.dispose();
+    this.options.onSignedOut(message);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.stream.close();
+    this.viewport.dispose();
+    this.network.dispose();
+    this.queues.dispose();
+    this.signalLayer.dispose();
+    this.vehicles.dispose();
+    this.junctions.dispose();
+    this.labels.dispose();
+    this.panel.hide();
+    this.status.dispose();
+    window.removeEventListener('keydown', this.onKey);
+    delete window.__viewerStats;
+    delete window.__viewerTest;
+  }
+}

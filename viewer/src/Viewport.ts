@@ -1,0 +1,162 @@
+/**
+ * The 3D stage: renderer, camera, map-style orbit controls and the render loop. The world is
+ * z-up with x east and y north, the network's own metres, so no layer converts coordinates.
+ */
+import { Box3, Color, MOUSE, Object3D, PerspectiveCamera, Scene, Sphere, TOUCH, Vector3, WebGLRenderer } from 'three';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { SCENE_HEX } from './palette.ts';
+
+// Set before any object is made: cameras and controls take their `up` from it.
+Object3D.DEFAULT_UP.set(0, 0, 1);
+
+export type FrameCallback = (wallMs: number) => void;
+
+/** The WebGL renderer string, from a throwaway context (so it can shape the real one). */
+export function probeGpu(): string {
+  const gl = document.createElement('canvas').getContext('webgl2');
+  if (!gl) return 'no WebGL2';
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return name;
+}
+
+/**
+ * `high`: MSAA and the device's pixel ratio (up to 2). `low`: neither. `auto` picks low on a
+ * software rasteriser (SwiftShader, llvmpipe), where multisampling costs most of the frame.
+ * The page's `?quality=` overrides.
+ */
+export type Quality = 'auto' | 'high' | 'low';
+
+function resolveQuality(q: Quality, gpu: string): 'high' | 'low' {
+  if (q !== 'auto') return q;
+  return /swiftshader|llvmpipe|software|softpipe/i.test(gpu) ? 'low' : 'high';
+}
+
+export class Viewport {
+  readonly scene = new Scene();
+  readonly camera = new PerspectiveCamera(40, 1, 1, 20_000);
+  readonly renderer: WebGLRenderer;
+  readonly controls: OrbitControls;
+  private readonly beforeRender: FrameCallback[] = [];
+  private readonly afterRender: FrameCallback[] = [];
+  private readonly resizeObserver: ResizeObserver;
+  private readonly sphere = new Sphere();
+  private readonly offset = new Vector3();
+  private readonly corner = new Vector3();
+
+  readonly gpu: string;
+  readonly quality: 'high' | 'low';
+
+  constructor(
+    readonly container: HTMLElement,
+    quality: Quality = 'auto',
+  ) {
+    this.gpu = probeGpu();
+    this.quality = resolveQuality(quality, this.gpu);
+    const high = this.quality === 'high';
+    this.renderer = new WebGLRenderer({ antialias: high, powerPreference: 'high-performance' });
+    this.renderer.setPixelRatio(high ? Math.min(window.devicePixelRatio, 2) : 1);
+    this.renderer.domElement.classList.add('viewport-canvas');
+    container.appendChild(this.renderer.domElement);
+    this.scene.background = new Color(SCENE_HEX.background);
+
+    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    // Map-style: drag pans over the ground, right-drag tilts and turns, wheel zooms to the cursor.
+    this.controls.mouseButtons = { LEFT: MOUSE.PAN, MIDDLE: MOUSE.DOLLY, RIGHT: MOUSE.ROTATE };
+    this.controls.touches = { ONE: TOUCH.PAN, TWO: TOUCH.DOLLY_ROTATE };
+    this.controls.screenSpacePanning = false;
+    this.controls.zoomToCursor = true;
+    this.controls.enableDamping = true;
+    this.controls.dampingFactor = 0.12;
+    this.controls.maxPolarAngle = Math.PI * 0.47;
+    this.controls.minDistance = 15;
+
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(container);
+    this.resize();
+  }
+
+  onBeforeRender(cb: FrameCallback): void {
+    this.beforeRender.push(cb);
+  }
+
+  onAfterRender(cb: FrameCallback): void {
+    this.afterRender.push(cb);
+  }
+
+  start(): void {
+    this.renderer.setAnimationLoop((t: number) => this.frame(t));
+  }
+
+  stop(): void {
+    this.renderer.setAnimationLoop(null);
+  }
+
+  dispose(): void {
+    this.stop();
+    this.resizeObserver.disconnect();
+    this.controls.dispose();
+    this.renderer.dispose();
+    this.renderer.domElement.remove();
+  }
+
+  private frame(t: number): void {
+    this.controls.update();
+    for (const cb of this.beforeRender) cb(t);
+    this.renderer.render(this.scene, this.camera);
+    for (const cb of this.afterRender) cb(t);
+  }
+
+  private resize(): void {
+    const w = Math.max(1, this.container.clientWidth);
+    const h = Math.max(1, this.container.clientHeight);
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+  }
+
+  /**
+   * Frames a box: looks at its centre from the south, tilted `tiltDeg` from straight down, and
+   * moves in or out until the box's corners fill the view (projected with the camera itself;
+   * a few rounds converge because the image scales about inversely with distance).
+   */
+  fit(box: Box3, tiltDeg = 38, margin = 0.86): void {
+    box.getBoundingSphere(this.sphere);
+    const tilt = (tiltDeg * Math.PI) / 180;
+    let d = Math.max(this.sphere.radius, 50) / Math.tan((this.camera.fov * Math.PI) / 360);
+    for (let round = 0; round < 4; round++) {
+      this.place(this.sphere.center, tilt, d);
+      let extent = 0;
+      for (let k = 0; k < 8; k++) {
+        this.corner.set(k & 1 ? box.max.x : box.min.x, k & 2 ? box.max.y : box.min.y, k & 4 ? box.max.z : box.min.z).project(this.camera);
+        extent = Math.max(extent, Math.abs(this.corner.x), Math.abs(this.corner.y));
+      }
+      if (extent > 0) d *= extent / margin;
+    }
+    this.place(this.sphere.center, tilt, d);
+    this.controls.maxDistance = d * 4;
+    this.controls.update();
+  }
+
+  private place(center: Vector3, tilt: number, d: number): void {
+    this.offset.set(0, -Math.sin(tilt) * d, Math.cos(tilt) * d);
+    this.camera.position.copy(center).add(this.offset);
+    this.camera.near = Math.max(0.5, d / 1000);
+    this.camera.far = d * 10;
+    this.camera.lookAt(center);
+    this.camera.updateProjectionMatrix();
+    this.camera.updateMatrixWorld();
+    this.controls.target.copy(center);
+  }
+
+  /** Client (CSS pixel) coordinates of a world point, or null when it is behind the camera. */
+  toClient(p: Vector3, out: { x: number; y: number }): { x: number; y: number } | null {
+    this.offset.copy(p).project(this.camera);
+    if (this.offset.z > 1) return null;
+    const rect = this.renderer.domElement.getBoundingClientRect();
+    out.x = rect.left + ((this.offset.x + 1) / 2) * rect.width;
+    out.y = rect.top + ((1 - this.offset.y) / 2) * rect.height;
+    return out;
+  }
+}
