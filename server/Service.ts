@@ -61,7 +61,10 @@ export async function startService(config: Config): Promise<RunningService> {
 
   // The field's heads are driven by edge controllers (the roadnet's program made safe until a
   // central plan arrives), never by the raw program, which has no clearance between its phases.
-  const runtime = new TwinRuntime({ name: city.name, network, flows, speed: config.SPEED, seed: config.SEED, signalMode: 'external' }, metrics);
+  const runtime = new TwinRuntime(
+    { name: city.name, network, flows, speed: config.SPEED, seed: config.SEED, signalMode: 'external', maxStreamedVehicles: config.MAX_STREAMED_VEHICLES },
+    metrics,
+  );
   const fleet = new EdgeFleet(runtime.engine, config.SPEED);
   runtime.onBeforeStep(() => fleet.tick());
   fleet.tick();

@@ -186,12 +186,13 @@ export class TwinRuntime {
     };
   }
 
-  vehiclesSource(): TopicSource<{ time: number; count: number; x: number[]; y: number[]; heading: number[]; speed: number[]; cls: string[] }> {
+  vehiclesSource(): TopicSource<{ time: number; count: number; id: number[]; x: number[]; y: number[]; heading: number[]; speed: number[]; cls: string[] }> {
     const max = this.options.maxStreamedVehicles ?? 5000;
     const buf = new Float64Array(3);
     return {
       snapshot: () => {
         const e = this.engine;
+        const id: number[] = [];
         const x: number[] = [];
         const y: number[] = [];
         const heading: number[] = [];
@@ -203,6 +204,7 @@ export class TwinRuntime {
             count++;
             if (x.length >= max) return;
             this.geometry.locate(d, dis, buf, 0);
+            id.push(e.vehicleUid(slot));
             x.push(Math.round(buf[0] * 10) / 10);
             y.push(Math.round(buf[1] * 10) / 10);
             heading.push(Math.round(buf[2] * 100) / 100);
@@ -210,7 +212,7 @@ export class TwinRuntime {
             cls.push(e.vehicleClass(slot));
           });
         }
-        return { time: e.time, count, x, y, heading, speed, cls };
+        return { time: e.time, count, id, x, y, heading, speed, cls };
       },
     };
   }

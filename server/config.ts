@@ -13,6 +13,8 @@ export const ConfigSchema = z.object({
   /** Simulated seconds per wall second for the demo field. */
   SPEED: z.coerce.number().positive().max(1000).default(1),
   SEED: z.coerce.number().int().default(0),
+  /** Most vehicles sent per update on the vehicles stream. */
+  MAX_STREAMED_VEHICLES: z.coerce.number().int().positive().default(5000),
   /** Plan polls per second allowed per token (bursts of twice that). */
   POLL_RATE: z.coerce.number().positive().default(50),
   /** Ingest requests per second allowed per token (bursts of twice that). */

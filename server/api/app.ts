@@ -103,6 +103,23 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
     (c) => c.json(services.networkView() as Record<string, unknown>, 200),
   );
 
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/me',
+      summary: 'Who the token belongs to (a cheap token check)',
+      security: [{ Bearer: [] }],
+      responses: {
+        200: { description: 'The caller', content: { 'application/json': { schema: z.object({ name: z.string(), role: RoleSchema, intersections: z.array(z.string()) }) } } },
+        ...errorResponses,
+      },
+    }),
+    (c) => {
+      const u = c.get('user');
+      return c.json({ name: u.name, role: u.role, intersections: u.intersections }, 200);
+    },
+  );
+
   const UserSchema = z.object({ id: z.number(), name: z.string(), role: RoleSchema, intersections: z.array(z.string()) }).openapi('User');
   app.use('/api/users', requireRole());
   app.use('/api/users/*', requireRole());

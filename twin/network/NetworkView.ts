@@ -8,6 +8,11 @@ import type { RoadNetwork } from './RoadNetwork.ts';
 export interface NetworkView {
   name: string;
   bounds: { minX: number; minY: number; maxX: number; maxY: number };
+  /**
+   * `movements`: global movement indices (into `movements`); `phases`: per phase of the roadnet's
+   * program, the movements it lets go as LOCAL indices (positions in this intersection's
+   * `movements`), as CityFlow's availableRoadLinks and timing plans number them.
+   */
   intersections: { id: string; x: number; y: number; virtual: boolean; width: number; movements: number[]; phases: number[][] }[];
   roads: { id: string; from: string; to: string; lanes: number[] }[];
   lanes: { id: string; road: number; index: number; width: number; maxSpeed: number; length: number; line: number[] }[];
