@@ -1,0 +1,55 @@
+/**
+ * The T-GCN evaluation protocol as pure functions: chronological split, windows taken inside the
+ * test part only (inputs and targets), and per-horizon error metrics over every test window and
+ * every sensor. Nothing is dropped from the test targets.
+ */
+import { historicalAverageForecast, type HistoricalAverage } from './HistoricalAverage.ts';
+import { accumulateErrors, finishMetrics, newAccumulator, type ErrorMetrics } from './metrics.ts';
+import { persistenceForecast } from './Persistence.ts';
+import { advance, timeOfRow, type SensorSeries } from './series.ts';
+import { windowOrigins } from './SpeedForecaster.ts';
+
+export interface Protocol {
+  readonly inputSteps: number;
+  readonly horizons: readonly number[];
+}
+
+/** Origins (last input row) of every test window: inputs and all targets inside the test part. */
+export function testOrigins(test: SensorSeries, p: Protocol): number[] {
+  return windowOrigins(p, 0, test.rows);
+}
+
+/** Scores forecasts laid out [origin][horizon][sensor] against the series' readings. */
+export function scoreForecasts(truth: SensorSeries, origins: readonly number[], horizons: readonly number[], forecasts: Float32Array): ErrorMetrics[] {
+  const n = truth.sensors.length;
+  return horizons.map((h, k) => {
+    const acc = newAccumulator();
+    origins.forEach((o, i) => {
+      const row = o + h;
+      accumulateErrors(acc, truth.values.subarray(row * n, (row + 1) * n), forecasts.subarray((i * horizons.length + k) * n, (i * horizons.length + k + 1) * n));
+    });
+    return finishMetrics(acc);
+  });
+}
+
+export function persistenceForecasts(test: SensorSeries, origins: readonly number[], p: Protocol): Float32Array {
+  const n = test.sensors.length;
+  const H = p.horizons.length;
+  const out = new Float32Array(origins.length * H * n);
+  origins.forEach((o, i) => {
+    const f = persistenceForecast(test.values.subarray((o - p.inputSteps + 1) * n, (o + 1) * n), n);
+    for (let k = 0; k < H; k++) out.set(f, (i * H + k) * n);
+  });
+  return out;
+}
+
+export function historicalAverageForecasts(history: HistoricalAverage, test: SensorSeries, origins: readonly number[], p: Protocol): Float32Array {
+  const n = test.sensors.length;
+  const H = p.horizons.length;
+  const out = new Float32Array(origins.length * H * n);
+  origins.forEach((o, i) => {
+    const t = timeOfRow(test.grid, o);
+    p.horizons.forEach((h, k) => out.set(historicalAverageForecast(history, advance(t, h, history.slotsPerDay)), (i * H + k) * n));
+  });
+  return out;
+}

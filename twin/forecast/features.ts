@@ -1,0 +1,177 @@
+/**
+ * Per-road input features of the learned forecaster, built from one window of recent readings.
+ * Everything is expressed relative to the road's last reading L, because the model predicts the
+ * change from L (a residual over persistence): that keeps roads with different free-flow speeds
+ * on one scale and lets one small network serve every road.
+ *
+ * For road j and a window ending at row t (the "origin"), in this order:
+ *   older readings x[t-k] − L                      k = inputSteps−1 … 1      (temporal encoder input)
+ *   L itself                                      (where on the speed scale the road is)
+ *   neighbour mean (graph diffusion) at the last `neighbourLags` rows − L (congestion arriving)
+ *   historical mean by day type at each target slot − L                    (recurring pattern)
+ *   historical mean by time of day at each target slot − L
+ *   historical mean by day type at the origin − L  (how unusual "now" is)
+ *   sin, cos of the time of day; 1 on weekdays
+ */
+import { z } from 'zod';
+import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
+import { diffuse, type RoadGraph } from './RoadGraph.ts';
+import { advance, isWeekend, type SlotTime } from './series.ts';
+
+export const FeatureConfigSchema = z.object({
+  /** Rows of input (12 × 5 min = 1 hour). */
+  inputSteps: z.number().int().min(2).max(288),
+  /** Forecast horizons in rows after the last input row (3, 6, 9, 12 = 15 … 60 min). */
+  horizons: z.array(z.number().int().positive()).min(1),
+  /** How many of the most recent rows get a neighbour-mean feature. */
+  neighbourLags: z.number().int().min(0).max(288),
+});
+export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
+
+export function featureCount(c: FeatureConfig): number {
+  return c.inputSteps - 1 + 1 + c.neighbourLags + 2 * c.horizons.length + 1 + 3;
+}
+
+/** What the features need besides the window; built once per forecaster. */
+export interface FeatureContext {
+  readonly config: FeatureConfig;
+  readonly graph: RoadGraph;
+  readonly history: HistoricalAverage;
+  /** overallMean(history), the last fallback. */
+  readonly historyFallback: Float32Array;
+}
+
+export function featureContext(config: FeatureConfig, graph: RoadGraph, history: HistoricalAverage): FeatureContext {
+  if (graph.nodeCount !== history.sensorCount) throw new Error('graph and history disagree on the number of roads');
+  return { config, graph, history, historyFallback: overallMean(history) };
+}
+
+/** Reusable buffers, so that building features allocates almost nothing per window. */
+export interface FeatureScratch {
+  readonly typeMean: Float32Array;
+  readonly todMean: Float32Array;
+  readonly levelScratch: Float32Array;
+}
+
+export function featureScratch(n: number): FeatureScratch {
+  return { typeMean: new Float32Array(n), todMean: new Float32Array(n), levelScratch: new Float32Array(n) };
+}
+
+/**
+ * Diffused copy of rows (rows × n, row-major): each row's neighbour means. Computed once per
+ * series in training, per window in live forecasting.
+ */
+export function diffuseRows(graph: RoadGraph, rows: Float32Array): Float32Array {
+  const n = graph.nodeCount;
+  const out = new Float32Array(rows.length);
+  for (let r = 0; r < rows.length / n; r++) diffuse(graph, rows.subarray(r * n, (r + 1) * n), out.subarray(r * n, (r + 1) * n));
+  return out;
+}
+
+/**
+ * Writes the n × featureCount features of one window into `out` at row offset `outRow`.
+ * `window` and `diffused` hold the last `inputSteps` rows (oldest first, missing readings
+ * already filled). `historyRow(k)` returns the raw readings of the row k steps after the origin
+ * when that row is itself part of `history` (training), else null: those readings are left out
+ * of the averages.
+ */
+export function writeWindowFeatures(
+  ctx: FeatureContext,
+  window: Float32Array,
+  diffused: Float32Array,
+  originTime: SlotTime,
+  historyRow: (stepsAfterOrigin: number) => Float32Array | null,
+  scratch: FeatureScratch,
+  out: Float32Array,
+  outRow: number,
+): void {
+  const { config, history } = ctx;
+  const n = ctx.graph.nodeCount;
+  const F = featureCount(config);
+  const steps = config.inputSteps;
+  const last = (steps - 1) * n;
+  const spd = history.slotsPerDay;
+
+  // Temporal and spatial parts.
+  for (let j = 0; j < n; j++) {
+    const L = window[last + j];
+    let o = (outRow + j) * F;
+    for (let r = 0; r < steps - 1; r++) out[o++] = window[r * n + j] - L;
+    out[o++] = L;
+    for (let r = steps - config.neighbourLags; r < steps; r++) out[o++] = diffused[r * n + j] - L;
+  }
+  const historyBase = steps - 1 + 1 + config.neighbourLags;
+  const H = config.horizons.length;
+
+  // Historical means at the target slots (and at the origin), relative to L.
+  const writeMeans = (t: SlotTime, leaveOut: Float32Array | null, typeCol: number, todCol: number): void => {
+    hierarchicalMean(history, ['dayType', 'timeOfDay'], t, scratch.typeMean, ctx.historyFallback, scratch.levelScratch, leaveOut);
+    if (todCol >= 0) {
+      hierarchicalMean(history, ['timeOfDay'], t, scratch.todMean, ctx.historyFallback, scratch.levelScratch, leaveOut);
+    }
+    for (let j = 0; j < n; j++) {
+      const L = window[last + j];
+      const o = (outRow + j) * F;
+      // A road with no history at all gets "no different from now".
+      const m1 = scratch.typeMean[j];
+      out[o + typeCol] = Number.isNaN(m1) ? 0 : m1 - L;
+      if (todCol >= 0) {
+        const m2 = scratch.todMean[j];
+        out[o + todCol] = Number.isNaN(m2) ? 0 : m2 - L;
+      }
+    }
+  };
+  config.horizons.forEach((h, k) => {
+    writeMeans(advance(originTime, h, spd), historyRow(h), historyBase + k, historyBase + H + k);
+  });
+  writeMeans(originTime, historyRow(0), historyBase + 2 * H, -1);
+
+  // Calendar.
+  const angle = (2 * Math.PI * originTime.slot) / spd;
+  const s = Math.sin(angle);
+  const c = Math.cos(angle);
+  const weekday = isWeekend(originTime.dayOfWeek) ? 0 : 1;
+  for (let j = 0; j < n; j++) {
+    const o = (outRow + j) * F + historyBase + 2 * H + 1;
+    out[o] = s;
+    out[o + 1] = c;
+    out[o + 2] = weekday;
+  }
+}
+
+/** Per-feature (or per-target) mean and standard deviation, from training samples only. */
+export interface Standardiser {
+  readonly mean: Float32Array;
+  readonly std: Float32Array;
+}
+
+export function fitStandardiser(data: Float32Array, width: number): Standardiser {
+  const rows = data.length / width;
+  const sum = new Float64Array(width);
+  const sq = new Float64Array(width);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < width; k++) {
+      const v = data[r * width + k];
+      sum[k] += v;
+      sq[k] += v * v;
+    }
+  }
+  const mean = new Float32Array(width);
+  const std = new Float32Array(width);
+  for (let k = 0; k < width; k++) {
+    mean[k] = sum[k] / rows;
+    const variance = Math.max(0, sq[k] / rows - mean[k] * mean[k]);
+    // A constant feature (e.g. weekday flag in a weekday-only set) must not blow up.
+    std[k] = Math.sqrt(variance) > 1e-6 ? Math.sqrt(variance) : 1;
+  }
+  return { mean, std };
+}
+
+/** In place: (v − mean) / std. */
+export function standardise(data: Float32Array, s: Standardiser): void {
+  const width = s.mean.length;
+  for (let i = 0; i < data.length; i++) {
+    const k = i % width;
+    data[i] = (data[i] - s.mean[k]) / s.std[k];
+  }
+}
