@@ -3,13 +3,14 @@
  * intersections linked by straight movements (a row or column of a grid, one direction). Each
  * coordinated intersection runs a fixed-time plan on a cycle common to the whole network, its
  * corridor's straight phase first, offset from the previous intersection by the travel time
- * between their stop lines at the speed limit — so a platoon released by one green arrives at
- * the next on green.
+ * between their stop lines at the progression speed — so a platoon released by one green
+ * arrives at the next on green. The progression speed is the speed limit until traffic has been
+ * seen, then the measured cruising speed (vehicles may drive below the limit).
  *
  * Plans are recomputed every `replanEvery` seconds from measured demand: Webster's splits, the
  * common cycle = the largest intersection's Webster cycle, and the corridors chosen greedily by
  * the straight flow they carry (each intersection in at most one; before any measurement, the
- * longest corridors). Offsets then follow the chosen direction.
+ * longest corridors, and the program's own splits). Offsets then follow the chosen direction.
  */
 import type { RoadNetwork } from '../../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
@@ -26,8 +27,12 @@ export interface CorridorStop {
   intersection: number;
   /** Local index of the corridor's straight movement there. */
   movement: number;
-  /** Travel time from the corridor's first stop line to this one (s). */
+  /** Distance from the corridor's first stop line to this one (m). */
+  distance: number;
+  /** Travel time from the corridor's first stop line to this one at the speed limits (s). */
   travel: number;
+  /** Lanes driven from the previous stop line to this one (none for the first). */
+  lanes: number[];
 }
 
 /** Chains of signalised intersections linked by straight movements, longest first. */
@@ -41,7 +46,7 @@ export function findCorridors(net: RoadNetwork, signalised: ReadonlySet<number>)
       if (mv.type === 'go_straight') straightFrom.set(mv.fromRoad, { i, m: local });
     });
   }
-  const next = new Map<string, { node: Node; travel: number }>();
+  const next = new Map<string, { node: Node; travel: number; distance: number; lanes: number[] }>();
   const hasPred = new Set<string>();
   for (const node of straightFrom.values()) {
     const mv = net.movements[net.intersections[node.i].movements[node.m]];
@@ -50,17 +55,18 @@ export function findCorridors(net: RoadNetwork, signalised: ReadonlySet<number>)
     // Stop line to stop line: through the intersection, then along the next road's lane.
     const link = net.laneLinks[mv.laneLinks[0]];
     const lane = net.lanes[link.toLane];
-    next.set(key(node), { node: succ, travel: (link.length + lane.length) / lane.maxSpeed });
+    next.set(key(node), { node: succ, travel: (link.length + lane.length) / lane.maxSpeed, distance: link.length + lane.length, lanes: [...net.roads[mv.toRoad].lanes] });
     hasPred.add(key(succ));
   }
   const chains: CorridorStop[][] = [];
   for (const node of straightFrom.values()) {
     if (hasPred.has(key(node)) || !next.has(key(node))) continue;
-    const chain: CorridorStop[] = [{ intersection: node.i, movement: node.m, travel: 0 }];
+    const chain: CorridorStop[] = [{ intersection: node.i, movement: node.m, distance: 0, travel: 0, lanes: [] }];
     const seen = new Set([key(node)]);
     for (let cur = next.get(key(node)); cur && !seen.has(key(cur.node)); cur = next.get(key(cur.node))) {
       seen.add(key(cur.node));
-      chain.push({ intersection: cur.node.i, movement: cur.node.m, travel: chain[chain.length - 1].travel + cur.travel });
+      const prev = chain[chain.length - 1];
+      chain.push({ intersection: cur.node.i, movement: cur.node.m, distance: prev.distance + cur.distance, travel: prev.travel + cur.travel, lanes: cur.lanes });
     }
     chains.push(chain);
   }
@@ -76,11 +82,13 @@ export interface CoordinatedOptions extends CommonOptions {
   maxCycle?: number;
   minGreen?: number;
   saturationFlow?: number;
+  /** Offsets along the corridors (default); false = every offset 0, for comparison. */
+  progression?: boolean;
 }
 
 interface Coordination {
-  /** Per site: its corridor stop, if coordinated. */
-  stop: Map<number, CorridorStop>;
+  /** Per site: its corridor stop, if coordinated, and the travel time to it at the progression speed. */
+  stop: Map<number, CorridorStop & { offset: number }>;
   cycle: number;
 }
 
@@ -95,15 +103,30 @@ export function coordinatedPolicy(net: RoadNetwork, opts: CoordinatedOptions = {
   const demand = new Map<number, Float64Array>();
 
   /** Corridors by the straight flow they carry (length before measurements); each intersection once. */
-  const choose = (cycle: number): Coordination => {
+  const choose = (cycle: number, obs: TrafficObservation | null): Coordination => {
     const weight = (c: CorridorStop[]) => c.reduce((s, st) => s + (demand.get(st.intersection)?.[st.movement] ?? 0), 0);
     const ranked = demand.size > 0 ? [...corridors].sort((a, b) => weight(b) - weight(a) || b.length - a.length) : corridors;
-    const stop = new Map<number, CorridorStop>();
+    const stop = new Map<number, CorridorStop & { offset: number }>();
     for (const c of ranked) {
       if (c.some((st) => stop.has(st.intersection))) continue;
-      for (const st of c) stop.set(st.intersection, st);
+      const ratio = obs ? cruisingRatio(c, obs) : 1;
+      for (const st of c) stop.set(st.intersection, { ...st, offset: st.travel / ratio });
     }
     return { stop, cycle };
+  };
+
+  /**
+   * Progression speed as a share of the speed limits: the median speed of the corridor's lanes
+   * that have moving traffic and no queue (vehicles may cruise below the limit), in [0.5, 1].
+   */
+  const cruisingRatio = (c: CorridorStop[], obs: TrafficObservation): number => {
+    const ratios: number[] = [];
+    for (const st of c)
+      for (const l of st.lanes)
+        if (obs.laneVehicles[l] > 0 && obs.laneQueue[l] === 0) ratios.push(obs.laneSpeed[l] / net.lanes[l].maxSpeed);
+    if (ratios.length === 0) return 1;
+    ratios.sort((a, b) => a - b);
+    return Math.min(1, Math.max(0.5, ratios[Math.floor(ratios.length / 2)]));
   };
 
   const planFor = (site: Site, co: Coordination, version: number, now: number): TimingPlan => {
@@ -111,7 +134,9 @@ export function coordinatedPolicy(net: RoadNetwork, opts: CoordinatedOptions = {
     const lost = t.yellow.map((y, k) => y + t.allRed[k]);
     const L = lost.reduce((a, b) => a + b, 0);
     const d = demand.get(site.index);
-    const y = d ? criticalRatios(t, site, d, sat) : t.phaseIds.map(() => 1);
+    // Before any measurement, the roadnet program's own splits.
+    const program = net.intersections[site.index].phases;
+    const y = d ? criticalRatios(t, site, d, sat) : t.phaseIds.map((id) => Math.max(1, program[id].time));
     const Y = y.reduce((a, b) => a + b, 0);
     const greens = y.map((v) => (Y > 0 ? ((co.cycle - L) * v) / Y : (co.cycle - L) / y.length));
     const st = co.stop.get(site.index);
@@ -123,7 +148,7 @@ export function coordinatedPolicy(net: RoadNetwork, opts: CoordinatedOptions = {
     const spare = co.cycle - draft.cycle;
     const green = greens.map((g) => Math.max(minG, g));
     if (spare > 0) green[first] += spare;
-    return makePlan(t, { control: 'fixed-time', green, minGreen: minG, maxGreen: Math.max(minG, ...green), sequence, version, validFrom: now, offset: st ? st.travel : 0 });
+    return makePlan(t, { control: 'fixed-time', green, minGreen: minG, maxGreen: Math.max(minG, ...green), sequence, version, validFrom: now, offset: st && (opts.progression ?? true) ? st.offset : 0 });
   };
 
   const commonCycle = (): number => {
@@ -139,7 +164,7 @@ export function coordinatedPolicy(net: RoadNetwork, opts: CoordinatedOptions = {
     return c;
   };
 
-  let co = choose(commonCycle());
+  let co = choose(commonCycle(), null);
   const plans = new Map<number, TimingPlan>(sites.map((s) => [s.index, planFor(s, co, 0, 0)]));
   let nextReplan = every;
   let replannedFor = -1;
@@ -160,7 +185,7 @@ export function coordinatedPolicy(net: RoadNetwork, opts: CoordinatedOptions = {
           const prev = demand.get(s.index);
           demand.set(s.index, prev ? prev.map((x, m) => 0.5 * d.flow[m] + 0.5 * x) : d.flow.slice());
         }
-        co = choose(commonCycle());
+        co = choose(commonCycle(), obs);
         for (const s of sites) {
           plans.set(s.index, planFor(s, co, plans.get(s.index)!.version + 1, now));
           fresh.add(s.index);

@@ -1,15 +1,22 @@
 /**
  * Forecast-aware adaptive control: actuated logic on *predicted* arrivals rather than on
  * detector pulses. An `ArrivalPredictor` (our kinematic one by default; a forecasting module
- * can be plugged in) says when each movement's vehicles will be at the stop line.
+ * can be plugged in) says when each movement's vehicles will be at the stop line, over a short
+ * horizon (clearance + call lead + look-ahead, ~10 s).
  *
- * In green, after the minimum green, the phase is held while it is still useful:
- *   discharging  a vehicle crossed one of its stop lines within the passage time, or
- *   approaching  a vehicle is due at one of them within the passage time,
- * up to the maximum green. Then the next phase in sequence that has a call takes over; a
- * call = a vehicle due at its stop line by the time its green could start (clearance + lead).
- * Without a call elsewhere the green rests. A queue that does not move (blocked exit) stops
- * counting as useful once no departure has happened for the passage time.
+ * It chooses among every green phase of the program (the benchmark's 8), minimum green 5 s,
+ * maximum 45 s. In green, after the minimum, the phase is held while it is still useful:
+ *   discharging  a vehicle crossed one of its stop lines within the passage time (3 s), or
+ *   approaching  vehicles are due within the passage time and holding for them saves them more
+ *                delay (they would otherwise wait for the phase to come round again) than it
+ *                costs the vehicles waiting on the phases that call (Miller's rule).
+ * If only part of the green is busy, it moves to a phase that keeps the busy movements green
+ * and serves waiting ones instead of the idle ones (what a dual-ring controller does). When the
+ * green is no longer useful, the called phase whose vehicles will have waited longest in total
+ * takes over (a call = a vehicle due at the stop line by the time its green could start). With
+ * no call elsewhere the green rests. A queue that does not move (blocked exit) stops counting
+ * as useful once no departure has happened for the passage time. The options below switch each
+ * of these refinements back to the plain actuated rule, for comparison.
  */
 import type { RoadNetwork } from '../../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';

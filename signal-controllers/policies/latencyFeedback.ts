@@ -14,15 +14,26 @@
  *
  * Mapping (once per cycle, at its end):
  *   t        one cycle
- *   L_i(t)   the phase's delay: the largest, over its (non-right) movements, of the mean
- *            stopped delay per arriving vehicle over the cycle — ∫ standing vehicles dt /
- *            arrivals (Little's law), from the observation's queues and departures; smoothed
- *            over cycles (the measurement of one cycle is noisy)
+ *   L_i(t)   the larger of two delays of the phase, each over the cycle:
+ *            – its own: the worst mean stopped delay per arriving vehicle of its (non-right)
+ *              movements, ∫ standing vehicles dt / arrivals (Little's law), from the
+ *              observation's queues and departures;
+ *            – as the intersection's vehicles feel it: the mean delay of its vehicles × its
+ *              share of the intersection's arrivals × the number of phases (what the
+ *              intersection's mean delay would be if every phase were like this one).
+ *            At the law's fixed point all L_i are equal, say V: then every movement's own delay
+ *            is ≤ V (under target when V ≤ L_SLA, i.e. where capacity allows), and busier
+ *            phases, whose vehicles weigh more, get the spare green. With the own delay alone
+ *            the law equalises per-vehicle delay, giving a lightly used protected-left phase as
+ *            much green as the through phase (ATT 377 vs 365 on Jinan; `phaseDelay: 'max'`).
+ *            Smoothed over cycles (one cycle's measurement is noisy).
  *   L_SLA    delay target per vehicle and intersection: 35 s (the HCM's LOS C/D boundary)
  *   η        0.1 (a phase at twice the target gains 0.1 of share per cycle, before
  *            normalising; small enough not to oscillate with cycle-to-cycle noise)
- * The cycle itself is Webster's optimum for the measured demand (bounded 40–150 s): the law
- * decides how the green is shared, not how long the cycle is.
+ * The cycle itself is Webster's optimum for the measured demand (bounded 40–150 s, and long
+ * enough for 1.5 × every phase's minimum green): the law decides how the green is shared, not
+ * how long the cycle is. Note the law is additive: equal delays off target pull the shares
+ * toward equal once normalised; equal delays on target leave them alone.
  */
 import type { RoadNetwork } from '../../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
@@ -100,8 +111,12 @@ export interface LatencyFeedbackOptions extends CommonOptions {
   smoothing?: number;
   /** Cycle before any demand is measured (s). */
   initialCycle?: number;
-  /** L_i from its movements' delays: the worst one, or the mean per arriving vehicle. */
-  phaseDelay?: 'max' | 'mean';
+  /**
+   * L_i from its movements' delays: the larger of the worst movement's and the vehicle-weighted
+   * figure (`weighted`, default; see the header), the worst movement alone (`max`) or the mean
+   * per arriving vehicle (`mean`).
+   */
+  phaseDelay?: 'max' | 'mean' | 'weighted';
 }
 
 export function latencyFeedbackPolicy(net: RoadNetwork, opts: LatencyFeedbackOptions = {}): SignalPolicy {
@@ -140,7 +155,20 @@ export function latencyFeedbackPolicy(net: RoadNetwork, opts: LatencyFeedbackOpt
         const d = meter.take(obs, now);
         if (!(d.period > 0)) return { request: next };
         // L_i(t): the phase's worst movement delay over the cycle, smoothed.
+        let all = 0;
+        for (const ms of served) for (const m of ms) all += d.flow[m] * d.period;
         const measured = served.map((ms) => {
+          if ((opts.phaseDelay ?? 'weighted') === 'weighted') {
+            let veh = 0;
+            let wait = 0;
+            for (const m of ms) {
+              const a = d.flow[m] * d.period;
+              veh += a;
+              wait += d.delay[m] * Math.max(1, a);
+            }
+            const worst = ms.reduce((mx, m) => Math.max(mx, d.delay[m]), 0);
+            return Math.max(worst, all > 0 ? (wait / Math.max(1, veh)) * (veh / all) * served.length : 0);
+          }
           if (opts.phaseDelay === 'mean') {
             let veh = 0;
             let wait = 0;
