@@ -21,7 +21,13 @@ import { networks } from './db/schema.ts';
 import { ControllerRegistry } from './ControllerRegistry.ts';
 import { controllerRoutes } from './api/routes/controllers.ts';
 import { planRoutes } from './api/routes/plans.ts';
+import { buildSensorLayout } from '../twin/sensors/SensorLayout.ts';
+import { TwinState } from '../twin/state/TwinState.ts';
+import { ingestRoutes } from './api/routes/ingest.ts';
+import { CentralPlanner } from './CentralPlanner.ts';
 import { EdgeFleet } from './EdgeFleet.ts';
+import { IngestService } from './IngestService.ts';
+import { SensorFeed } from './SensorFeed.ts';
 import { Metrics } from './Metrics.ts';
 import { PlanStore } from './PlanStore.ts';
 import { StreamHub } from './streams/StreamHub.ts';
@@ -39,6 +45,10 @@ export interface RunningService {
   plans: PlanStore;
   controllers: ControllerRegistry;
   fleet: EdgeFleet;
+  twin: TwinState;
+  ingest: IngestService;
+  planner: CentralPlanner;
+  feed: SensorFeed | null;
   /** Token printed on first start (null when an admin already existed or ADMIN_TOKEN was given). */
   generatedAdminToken: string | null;
   stop(): Promise<void>;
@@ -73,10 +83,35 @@ export async function startService(config: Config): Promise<RunningService> {
   const controllers = new ControllerRegistry(database.db);
   await controllers.load();
 
+  // The twin: built only from sensor messages arriving through the ingest API.
+  const layout = buildSensorLayout(network);
+  const twin = new TwinState(network, layout);
+  const ingest = new IngestService(database.db, twin, metrics, () => runtime.engine.time * 1000);
+  await ingest.recover();
+  runtime.onTick((e) => twin.advance(e.time));
+  const planner = new CentralPlanner(network, plans, { interval: config.PLAN_INTERVAL, minChange: 0.1 });
+  if (config.PLANNER === '1') {
+    runtime.onTick(async (e) => {
+      if (Math.round(e.time) % 60 === 0) await planner.update(twin.observe(), e.time, ingest.latestReadingMs / 1000);
+    });
+  }
+
   const hub = new StreamHub(auth, metrics);
   hub.register('controllers', { snapshot: () => ({ controllers: controllers.list() }) });
   hub.register('signals', runtime.signalsSource());
-  hub.register('lanes', runtime.lanesSource());
+  hub.register(
+    'lanes',
+    runtime.lanesSource(() => {
+      const o = twin.observe();
+      return {
+        time: o.time,
+        source: 'estimate',
+        vehicles: Array.from(o.laneVehicles, (v) => Math.round(v * 10) / 10),
+        queue: Array.from(o.laneQueue, (v) => Math.round(v * 10) / 10),
+        speedRatio: Array.from(o.laneSpeed, (v, l) => Math.round(Math.min(1, v / network.lanes[l].maxSpeed) * 100) / 100),
+      };
+    }),
+  );
   hub.register('vehicles', runtime.vehiclesSource());
   runtime.onAfterTick(() => hub.publish());
 
@@ -93,7 +128,11 @@ export async function startService(config: Config): Promise<RunningService> {
     }),
     networkView: () => runtime.view,
   };
-  const app = createApp(services, [planRoutes(plans, metrics, config.POLL_RATE), controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined)]);
+  const app = createApp(services, [
+    planRoutes(plans, metrics, config.POLL_RATE),
+    controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined),
+    ingestRoutes(ingest, config.INGEST_RATE),
+  ]);
   const viewerDist = join(root, 'viewer', 'dist');
   if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));
 
@@ -104,6 +143,12 @@ export async function startService(config: Config): Promise<RunningService> {
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;
   if (config.EDGES === '1') await fleet.connect(auth, url);
+  let feed: SensorFeed | null = null;
+  if (config.SENSORS === '1') {
+    const f = new SensorFeed(runtime.engine, layout, url, await auth.issueToken('field-sensors', 'integrator'));
+    runtime.onTick(() => f.afterStep());
+    feed = f;
+  }
   if (config.FIELD === '1') runtime.start();
 
   return {
@@ -111,6 +156,10 @@ export async function startService(config: Config): Promise<RunningService> {
     port,
     url,
     fleet,
+    twin,
+    ingest,
+    planner,
+    feed,
     database,
     runtime,
     hub,

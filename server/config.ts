@@ -26,6 +26,12 @@ export const ConfigSchema = z.object({
     .default('demo'),
   /** Run the demo city's field simulation (set 0 for a twin fed only by external sensors). */
   FIELD: z.enum(['0', '1']).default('1'),
+  /** Simulated sensors on the demo field post their readings to the ingest API. */
+  SENSORS: z.enum(['0', '1']).default('1'),
+  /** The central planner publishes Webster plans from the twin's estimate. */
+  PLANNER: z.enum(['0', '1']).default('1'),
+  /** Seconds (field clock) between central plans. */
+  PLAN_INTERVAL: z.coerce.number().positive().default(300),
   /** Connect the demo's in-process edge controllers to the centre over the HTTP API (0: they run their local plans). */
   EDGES: z.enum(['0', '1']).default('1'),
 });

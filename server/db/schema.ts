@@ -19,7 +19,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
-export const ROLES = ['admin', 'engineer', 'planner', 'dispatcher', 'viewer', 'controller'] as const;
+export const ROLES = ['admin', 'engineer', 'planner', 'dispatcher', 'viewer', 'controller', 'integrator'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const users = pgTable('users', {

@@ -1,0 +1,54 @@
+/** Sensor ingest over HTTP: a batch in, a verdict per message out, acknowledged once stored. */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { IngestService } from '../../IngestService.ts';
+import { errorResponses, type RouteModule } from '../app.ts';
+import { errorBody, rateLimit, requireRole } from '../http.ts';
+
+const VerdictSchema = z.object({
+  index: z.number(),
+  sensorId: z.string().optional(),
+  seq: z.number().optional(),
+  status: z.enum(['accepted', 'duplicate', 'rejected']),
+  reason: z.string().optional(),
+});
+
+export function ingestRoutes(ingest: IngestService, perSecond = 200): RouteModule {
+  return (app) => {
+    app.use('/api/ingest', requireRole('integrator'), rateLimit('ingest', perSecond, 2 * perSecond));
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: '/api/ingest',
+        summary: 'Sensor readings in a batch (integrator): each accepted, duplicate or rejected with a reason',
+        security: [{ Bearer: [] }],
+        request: {
+          body: {
+            required: true,
+            content: {
+              'application/json': {
+                // Each message is validated on its own by the twin's ingest, so one bad reading does not sink the batch.
+                schema: z.object({ messages: z.array(z.unknown()).max(100_000) }).openapi('SensorBatch'),
+              },
+            },
+          },
+        },
+        responses: {
+          200: {
+            description: 'Verdicts; accepted readings are durably stored',
+            content: {
+              'application/json': {
+                schema: z.object({ accepted: z.number(), duplicates: z.number(), rejected: z.number(), results: z.array(VerdictSchema) }).openapi('IngestResult'),
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const r = await ingest.accept(c.req.valid('json'));
+        if (r.error) return c.json(errorBody(r.error), 400);
+        return c.json({ accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, results: r.results }, 200);
+      },
+    );
+  };
+}

@@ -1,0 +1,557 @@
+/**
+ * Per-lane state estimation from sensor totals.
+ *
+ * The core is conservation, since every vehicle that enters a lane passes its loops in order:
+ *   vehicles on the lane   N  += in − out      (entrance loop; stop-line departures)
+ *   vehicles in the camera section [advance, stop line]  Nv += x − out   (x: advance loop)
+ * and the camera's count in view corrects Nv with a scalar Kalman update (process noise grows
+ * with the counts integrated, measurement noise with the number of vehicles in view, so that
+ * clean loops dominate when cameras are occluded and cameras re-anchor the estimate when loops
+ * err). Counts come from running totals, so lost or late messages delay but never lose
+ * vehicles. The section upstream of the advance loop is N − Nv.
+ *
+ * When a sensor is no longer trusted the estimate falls back, source by source:
+ * - entrance lost: the upstream intersection's stop-line counts into the road (camera movement
+ *   counts) minus the siblings' entrance counts, shared among the lanes that lost theirs by each
+ *   lane's share of the road's departures; with nothing upstream measured (boundary roads), a
+ *   model: the upstream section holds (advance flow × free travel time);
+ * - stop-line departures: camera, else stop-bar loop (+1 while a vehicle stands on it, since the
+ *   loop counts it before it crosses the line), else the advance flow, else the inflow delayed
+ *   by the free travel time (exit lanes);
+ * - advance lost: N by conservation, Nv from the camera alone.
+ * A switch of source is applied retroactively from the moment the sensor went wrong (as far as
+ * the fault detector can tell), from the per-second histories.
+ */
+import type { FaultReason, TwinContext } from './TwinContext.ts';
+import { H, Ring, secOf } from './TwinContext.ts';
+import { RING } from './SensorStore.ts';
+
+/** Kalman noise: per vehicle counted by loops, per second, and the camera's per-vehicle noise. */
+const Q_PER_COUNT = 0.02;
+const Q_PER_SECOND = 0.03;
+const R_BASE = 0.3;
+const R_PER_VEHICLE = 0.12;
+/** Relaxation time of model-based sections towards their model (s). */
+const MODEL_TAU = 30;
+/** Camera visibility calibration: density buckets per camera, and the decay per lane-second. */
+const VIS_BUCKETS = 3;
+const VIS_DECAY = 0.999;
+
+export class LaneEstimator {
+  readonly nTot: Float64Array;
+  readonly nView: Float64Array;
+  readonly pView: Float64Array;
+  readonly pUp: Float64Array;
+  /**
+   * Running sum of how far the upstream section went below zero and was put back (a sign the
+   * entrance undercounts; the fault detector watches it).
+   */
+  readonly deficit: Float64Array;
+  readonly deficitHist: Ring;
+  /** Vehicles upstream of the advance loop (0 on lanes without one). */
+  readonly nUp: Float64Array;
+  /** 1 while a vehicle stands on the stop-bar loop. */
+  private readonly standing: Uint8Array;
+  /** Vehicles between the advance and stop-bar loops by their counts alone (camera calibration). */
+  private readonly loopRaw: Float64Array;
+  /** Visibility (share of vehicles seen) of each lane's camera at the lane's density, as calibrated. */
+  readonly visibility: Float64Array;
+  private lastVisibility = 1;
+  /** Where each lane's inflow comes from: 0 entrance loop, 1 upstream counts, 2 model. */
+  readonly inMode: Uint8Array;
+  /** Where its outflow comes from: 0 camera, 1 stop-bar / exit loop, 2 advance loop, 3 model. */
+  readonly outMode: Uint8Array;
+  /** Per-second inflow and outflow (for arrivals and delayed-outflow models). */
+  readonly inflow: Ring;
+  readonly outCum: Float64Array;
+  /** Cumulative departures per movement (estimated) and their history. */
+  readonly movementCum: Float64Array;
+  readonly movementHist: Ring;
+  /** Smoothed flows (veh/s) at the advance loop and speeds of moving vehicles (m/s). */
+  readonly rateAdvance: Float64Array;
+  readonly rateIn: Float64Array;
+  readonly movingSpeed: Float64Array;
+
+  private readonly prevLoop: Float64Array;
+  private readonly prevDep: Float64Array;
+  private readonly prevMov: Float64Array;
+  private readonly prevOccSpeed: Float64Array;
+  private readonly prevCountSpeed: Float64Array;
+  private readonly roadIn: Float64Array;
+  private readonly roadInOk: Uint8Array;
+  private readonly roadInCum: Float64Array;
+  private readonly dLoop: Float64Array;
+  private readonly dDep: Float64Array;
+  private readonly dMov: Float64Array;
+  private readonly laneIn: Float64Array;
+  private readonly laneOut: Float64Array;
+  private readonly depFresh: Uint8Array;
+  private readonly movFresh: Uint8Array;
+  private readonly visSeen: Float64Array;
+  private readonly visGot: Float64Array;
+
+  constructor(private readonly ctx: TwinContext) {
+    const nL = ctx.topo.nLanes;
+    const nD = ctx.store.nDet;
+    const nM = ctx.topo.nMovements;
+    this.nTot = new Float64Array(nL);
+    this.nView = new Float64Array(nL);
+    this.pView = new Float64Array(nL);
+    this.pUp = new Float64Array(nL);
+    this.deficit = new Float64Array(nL);
+    this.deficitHist = new Ring(nL);
+    this.nUp = new Float64Array(nL);
+    this.loopRaw = new Float64Array(nL);
+    this.standing = new Uint8Array(nL);
+    this.visibility = new Float64Array(nL).fill(1);
+    this.inMode = new Uint8Array(nL);
+    this.outMode = new Uint8Array(nL);
+    this.inflow = new Ring(nL);
+    this.outCum = new Float64Array(nL);
+    this.movementCum = new Float64Array(nM);
+    this.movementHist = new Ring(nM);
+    this.rateAdvance = new Float64Array(nL);
+    this.rateIn = new Float64Array(nL);
+    this.movingSpeed = Float64Array.from(ctx.topo.maxSpeed, (v) => 0.85 * v);
+    this.prevLoop = new Float64Array(nD);
+    this.prevDep = new Float64Array(nL);
+    this.prevMov = new Float64Array(nM);
+    this.prevOccSpeed = new Float64Array(nD);
+    this.prevCountSpeed = new Float64Array(nD);
+    this.roadIn = new Float64Array(ctx.net.roads.length);
+    this.roadInOk = new Uint8Array(ctx.net.roads.length);
+    this.roadInCum = new Float64Array(ctx.net.roads.length);
+    this.dLoop = new Float64Array(nD);
+    this.dDep = new Float64Array(nL);
+    this.dMov = new Float64Array(nM);
+    this.laneIn = new Float64Array(nL);
+    this.laneOut = new Float64Array(nL);
+    this.depFresh = new Uint8Array(ctx.store.nCam);
+    this.movFresh = new Uint8Array(nM);
+    this.visSeen = new Float64Array(ctx.store.nCam * VIS_BUCKETS);
+    this.visGot = new Float64Array(ctx.store.nCam * VIS_BUCKETS);
+  }
+
+  /**
+   * The camera's count in view on lane l divided by the share of vehicles this camera is seen
+   * to catch at this density (learned where the advance and stop-bar loops are healthy and the
+   * conservation estimate `prior` is exact; 1 until enough is seen).
+   */
+  private correctedView(l: number, nView: number): number {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const c = topo.camera[l];
+    const z = ctx.store.laneInView[l];
+    const a = topo.advance[l];
+    const s = topo.stop[l];
+    // The reference is the loops alone (advance minus stop-bar counts), taken when nothing is
+    // on the stop-bar loop (then it is exactly what is in view): the fused estimate would drift
+    // towards the camera and teach it nothing.
+    const healthy = topo.viewMeasures[l] === 1 && a >= 0 && s >= 0 && ctx.loopTrusted[a] === 1 && ctx.loopTrusted[s] === 1 && ctx.store.loopPresence(s) === 0;
+    const prior = healthy ? this.loopRaw[l] : nView;
+    const bucket = c * VIS_BUCKETS + Math.min(VIS_BUCKETS - 1, Math.floor((VIS_BUCKETS * Math.max(z, prior)) / topo.capView[l]));
+    if (healthy && prior >= 1) {
+      this.visSeen[bucket] = this.visSeen[bucket] * VIS_DECAY + prior;
+      this.visGot[bucket] = this.visGot[bucket] * VIS_DECAY + z;
+    }
+    // A prior of 20 vehicles seen at full visibility keeps the ratio at 1 until evidence builds.
+    const g = Math.min(1, Math.max(0.4, (this.visGot[bucket] + 20) / (this.visSeen[bucket] + 20)));
+    this.lastVisibility = g;
+    this.visibility[l] = g;
+    return z / g;
+  }
+
+  /** Weight of lane l in its road's traffic (its departures so far, plus one so none is zero). */
+  private share(l: number): number {
+    return Math.max(0, this.outCum[l]) + 1;
+  }
+
+  /** Whether road r's inflow is measured now (all feeding movements watched by trusted cameras). */
+  roadInMeasured(r: number): boolean {
+    return this.roadInOk[r] === 1;
+  }
+
+  /** Upstream free travel time to the advance loop (or the lane end) (s). */
+  upstreamTime(l: number): number {
+    const t = this.ctx.topo;
+    return t.advancePos[l] / (0.9 * t.maxSpeed[l]) + 2;
+  }
+
+  /** Free travel time over the whole lane (s). */
+  laneTime(l: number): number {
+    const t = this.ctx.topo;
+    return t.length[l] / (0.9 * t.maxSpeed[l]) + 2;
+  }
+
+  /** Whether a vehicle stands on loop d (occupied for the last two readings). */
+  standingOn(d: number): boolean {
+    const s = this.ctx.store;
+    const last = s.loopLastSeq[d];
+    if (last < 1) return false;
+    for (let q = last; q > last - 2; q--) {
+      const slot = d * RING + (q % RING);
+      if (s.rSeq[slot] !== q || s.rOcc[slot] < 0.99) return false;
+    }
+    return true;
+  }
+
+  /** Mean occupancy of loop d over its last n readings (missing ones skipped). */
+  recentOccupancy(d: number, n: number): number {
+    const s = this.ctx.store;
+    const last = s.loopLastSeq[d];
+    let sum = 0;
+    let k = 0;
+    for (let q = last; q > last - n && q >= 0; q--) {
+      const slot = d * RING + (q % RING);
+      if (s.rSeq[slot] !== q) continue;
+      sum += s.rOcc[slot];
+      k++;
+    }
+    return k > 0 ? sum / k : 0;
+  }
+
+  /** One update (a second of simulation time): integrate flows, fuse camera counts. */
+  update(): void {
+    const ctx = this.ctx;
+    const { topo, store, loopTrusted, camTrusted, sec } = ctx;
+    const nL = topo.nLanes;
+    const nowMs = ctx.epochMs + sec * 1000;
+
+    // 1. Increments of every count source since the last update (from running totals).
+    for (let d = 0; d < store.nDet; d++) {
+      const tot = store.loopTotal[d];
+      this.dLoop[d] = tot - this.prevLoop[d];
+      this.prevLoop[d] = tot;
+    }
+    for (let c = 0; c < store.nCam; c++) this.depFresh[c] = camTrusted[c] && store.camLastMs[c] > -Infinity ? 1 : 0;
+    for (let l = 0; l < nL; l++) {
+      const tot = store.laneDepTotal[l];
+      this.dDep[l] = tot - this.prevDep[l];
+      this.prevDep[l] = tot;
+    }
+    for (let m = 0; m < topo.nMovements; m++) {
+      const tot = store.movementTotal[m];
+      this.dMov[m] = tot - this.prevMov[m];
+      this.prevMov[m] = tot;
+      const c = topo.movementCamera[m];
+      this.movFresh[m] = c >= 0 && camTrusted[c] ? 1 : 0;
+    }
+
+    // 2. Road inflow from the upstream intersection's stop-line counts, where fully watched.
+    for (let r = 0; r < ctx.net.roads.length; r++) {
+      const mv = topo.roadInMovements[r];
+      let ok = mv.length > 0 && !topo.roadFromBoundary[r];
+      let sum = 0;
+      for (const m of mv) {
+        if (!this.movFresh[m]) {
+          ok = false;
+          break;
+        }
+        sum += this.dMov[m];
+      }
+      this.roadInOk[r] = ok ? 1 : 0;
+      this.roadIn[r] = ok ? sum : 0;
+      if (ok) this.roadInCum[r] += sum;
+      ctx.histRoadIn.set(r, sec, ok ? this.roadInCum[r] : NaN);
+    }
+
+    // 3. Inflow per lane.
+    for (let r = 0; r < ctx.net.roads.length; r++) {
+      const lanes = topo.roadLanes[r];
+      let pool = this.roadIn[r];
+      let wSum = 0;
+      for (const l of lanes) {
+        const e = topo.entrance[l];
+        if (e >= 0 && loopTrusted[e]) {
+          this.inMode[l] = 0;
+          this.laneIn[l] = this.dLoop[e];
+          pool -= this.dLoop[e];
+        } else {
+          this.inMode[l] = this.roadInOk[r] ? 1 : 2;
+          wSum += this.share(l);
+        }
+      }
+      for (const l of lanes) {
+        if (this.inMode[l] === 1) this.laneIn[l] = (pool * this.share(l)) / wSum;
+        else if (this.inMode[l] === 2) this.laneIn[l] = 0;
+      }
+    }
+
+    // 4. Outflow, integration and camera fusion per lane.
+    for (let l = 0; l < nL; l++) {
+      const e = topo.entrance[l];
+      const a = topo.advance[l];
+      const s = topo.stop[l];
+      const c = topo.camera[l];
+      const aOk = a >= 0 && loopTrusted[a] === 1;
+      const sOk = s >= 0 && loopTrusted[s] === 1;
+      const camOk = c >= 0 && this.depFresh[c] === 1;
+      let out: number;
+      // A healthy stop-bar loop counts every vehicle (a moment early: as its front reaches the
+      // loop; the camera's count in view puts back one standing there); the camera misses some
+      // when the scene is dense, so its line count is the second choice.
+      if (sOk) {
+        // The loop counts a vehicle as its front reaches the loop, up to 2 m before the line; one
+        // still on the loop may be short of the line (standing at it) or past it (leaving).
+        // The camera tells which (it sees one more in the lane than the loops leave there);
+        // without it, a vehicle on the loop for two full readings is taken to be standing.
+        let standing = 0;
+        if (topo.approach[l] && store.loopPresence(s) === 1) {
+          const byLoop = this.standingOn(s);
+          if (camOk && topo.viewMeasures[l] === 1 && aOk) {
+            const seen = store.laneInView[l] / this.visibility[l] >= this.loopRaw[l] + 0.5;
+            // A camera that misses vehicles cannot rule one out.
+            standing = seen || (byLoop && this.visibility[l] < 0.97) ? 1 : 0;
+          } else standing = byLoop ? 1 : 0;
+        }
+        this.outMode[l] = 1;
+        out = this.dLoop[s] - (standing - this.standing[l]);
+        this.standing[l] = standing;
+      } else if (topo.approach[l] && camOk) {
+        this.outMode[l] = 0;
+        out = this.dDep[l];
+      } else if (topo.approach[l] && aOk) {
+        this.outMode[l] = 2;
+        out = this.dLoop[a];
+      } else {
+        this.outMode[l] = 3;
+        out = Math.max(0, this.inflow.at(l, sec - Math.round(this.laneTime(l)), sec - 1));
+      }
+      const inc = this.laneIn[l];
+      this.laneOut[l] = out;
+      this.inflow.set(l, sec, inc);
+      this.outCum[l] += out;
+      this.rateIn[l] += (inc - this.rateIn[l]) / 120;
+      this.rateAdvance[l] += ((aOk ? this.dLoop[a] : out) - this.rateAdvance[l]) / 120;
+      if (aOk) this.trackSpeed(l, a);
+      else if (e >= 0 && loopTrusted[e]) this.trackSpeed(l, e);
+
+      // Conservation, section by section.
+      const hasSplit = a >= 0;
+      let nUp = this.nUp[l];
+      let nView = this.nView[l];
+      const qOut = this.outMode[l] === 1 ? Q_PER_COUNT : Q_PER_COUNT * 5;
+      let total = NaN;
+      if (!hasSplit) {
+        nView += inc - out;
+        nUp = 0;
+      } else if (aOk) {
+        nUp += inc - this.dLoop[a];
+        nView += this.dLoop[a] - out;
+        this.pView[l] += Q_PER_COUNT * this.dLoop[a];
+        this.loopRaw[l] = sOk ? Math.max(0, this.loopRaw[l] + this.dLoop[a] - this.dLoop[s]) : nView;
+      } else {
+        // Advance loop lost: the lane total still balances; what enters the view is unknown,
+        // so the camera decides the split.
+        total = nUp + nView + inc - out;
+        nView -= out;
+        this.pView[l] += 0.3;
+      }
+      this.pView[l] += Q_PER_SECOND + qOut * Math.abs(out);
+      if (this.inMode[l] !== 0) this.pUp[l] += Q_PER_SECOND * 5 + Q_PER_COUNT * 3 * Math.abs(inc);
+
+      // Camera count in view. Cameras report by exception: no frame means no change, so the
+      // newest count is a measurement of now. It is corrected for what this camera is seen to
+      // miss at this density (calibrated against healthy loops), and trusted less the more it
+      // misses.
+      const measures = topo.viewMeasures[l];
+      const zc = camOk && measures > 0 ? this.correctedView(l, nView) : NaN;
+      ctx.histZc.set(l, sec, zc);
+      if (zc === zc) {
+        const miss = 1 - this.lastVisibility;
+        const R = (R_BASE + (R_PER_VEHICLE + 2 * miss) * zc) ** 2;
+        const P = this.pView[l];
+        const K = P / (P + R);
+        nView += K * (zc - nView);
+        this.pView[l] = (1 - K) * P;
+      }
+      if (total === total) nUp = total - nView;
+
+      // Model for the upstream section where nothing measures its inflow.
+      if (this.inMode[l] === 2 && hasSplit) {
+        const target = this.rateAdvance[l] * this.upstreamTime(l);
+        nUp += (target - nUp) / MODEL_TAU;
+      } else if (this.inMode[l] === 2 && measures !== 2) {
+        const target = this.rateAdvance[l] * this.laneTime(l);
+        nView += (target - nView) / MODEL_TAU;
+      }
+
+      // Physical bounds. A section below zero means its inflow was undercounted (or its
+      // outflow overcounted): recorded for the fault detector, and put back.
+      if (nView < 0) nView = 0;
+      if (hasSplit && nView > topo.capView[l]) nView = topo.capView[l];
+      if (nUp < 0) {
+        this.deficit[l] -= nUp;
+        nUp = 0;
+      }
+      if (nUp + nView > topo.capLane[l]) nUp = Math.max(0, topo.capLane[l] - nView);
+      this.nUp[l] = nUp;
+      this.nView[l] = nView;
+      this.nTot[l] = nUp + nView;
+      this.deficitHist.set(l, sec, this.deficit[l]);
+      ctx.histNtot.set(l, sec, nUp + nView);
+      ctx.histNv.set(l, sec, nView);
+    }
+
+    // 5. Departures per movement: camera counts, else the lanes' outflow shared out.
+    for (let m = 0; m < topo.nMovements; m++) {
+      if (this.movFresh[m]) {
+        this.movementCum[m] += this.dMov[m];
+        continue;
+      }
+      let sum = 0;
+      for (const l of topo.movementLanes[m]) sum += this.laneOut[l] / Math.max(1, topo.laneMovements[l].length);
+      this.movementCum[m] += sum;
+    }
+    for (let m = 0; m < topo.nMovements; m++) this.movementHist.set(m, sec, this.movementCum[m]);
+  }
+
+  private trackSpeed(l: number, d: number): void {
+    const s = this.ctx.store;
+    const occV = s.sumOccSpeed[d];
+    const cntV = s.sumOccTime[d];
+    const dv = occV - this.prevOccSpeed[d];
+    const dt = cntV - this.prevCountSpeed[d];
+    this.prevOccSpeed[d] = occV;
+    this.prevCountSpeed[d] = cntV;
+    if (dt > 0.05) this.movingSpeed[l] += (Math.min(dv / dt, this.ctx.topo.maxSpeed[l] * 1.2) - this.movingSpeed[l]) * Math.min(1, dt / 10);
+  }
+
+  /**
+   * A sensor is no longer trusted from `since` (s): redo what it contributed since then with
+   * the source that replaces it.
+   */
+  distrustLoop(d: number, since: number, reason: FaultReason): void {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const det = ctx.store.layout.detectors[d];
+    const l = det.lane;
+    const now = ctx.sec;
+    const s0 = Math.max(0, Math.min(now, Math.floor(since)));
+    const spent = ctx.histLoop.at(d, now, now) - ctx.histLoop.at(d, s0, now);
+    const hasSplit = topo.advance[l] >= 0;
+    void reason;
+    if (topo.entrance[l] === d) {
+      const r = topo.road[l];
+      const u1 = ctx.histRoadIn.at(r, now, now);
+      const u0 = ctx.histRoadIn.at(r, s0, now);
+      // Vehicles the section bound already put back (left it without being counted in) are
+      // part of what the replacement restores.
+      const putBack = this.deficit[l] - this.deficitHist.at(l, s0, now);
+      if (Number.isFinite(u1) && Number.isFinite(u0)) {
+        let pool = u1 - u0;
+        let wSum = 0;
+        for (const sib of topo.roadLanes[r]) {
+          const e = topo.entrance[sib];
+          if (sib !== l && e >= 0 && ctx.loopTrusted[e]) pool -= ctx.histLoop.at(e, now, now) - ctx.histLoop.at(e, s0, now);
+          else wSum += this.share(sib);
+        }
+        const replace = (pool * this.share(l)) / wSum;
+        this.addUpstream(l, replace - spent - putBack);
+      } else if (!hasSplit && !topo.approach[l]) {
+        // Exit lane with nothing upstream: what left in the last lane-time is what is on it.
+        this.nView[l] = this.recentOut(l);
+      }
+      // The fault may have started before the history reaches, or been seen late: where the
+      // advance loop shows free flow, the section behind it holds about flow × travel time, an
+      // anchor independent of the lost loop. Take it when the corrected count disagrees.
+      const a = topo.advance[l];
+      if (a >= 0 && ctx.loopTrusted[a] && this.recentOccupancy(a, 30) < 0.3) {
+        const anchor = this.rateAdvance[l] * this.upstreamTime(l);
+        if (Math.abs(this.nUp[l] - anchor) > 3 * Math.sqrt(anchor) + 3) this.nUp[l] = anchor;
+      }
+      this.pUp[l] += 4;
+    } else if (topo.advance[l] === d) {
+      // Its counts only moved vehicles between the two sections, so the lane total stands,
+      // except what the bound put back when it overcounted; the camera re-measures the split.
+      const putBack = this.deficit[l] - this.deficitHist.at(l, s0, now);
+      this.nUp[l] = Math.max(0, this.nUp[l] - putBack);
+      this.pView[l] += 25;
+    } else if (topo.stop[l] === d) {
+      if (!topo.approach[l]) {
+        // Exit loop lost: the lane holds what entered within one free travel time.
+        this.nView[l] = this.recentOut(l);
+      } else if (this.outMode[l] === 1) {
+        // Its departures since the fault are redone from the camera (else the advance loop).
+        const c = topo.camera[l];
+        const a = topo.advance[l];
+        const alt =
+          c >= 0 && ctx.camTrusted[c]
+            ? ctx.histDep.at(l, now, now) - ctx.histDep.at(l, s0, now)
+            : a >= 0 && ctx.loopTrusted[a]
+              ? ctx.histLoop.at(a, now, now) - ctx.histLoop.at(a, s0, now)
+              : spent;
+        this.nView[l] = Math.max(0, this.nView[l] + spent - alt);
+      }
+      this.pView[l] += 4;
+    }
+    this.nTot[l] = this.nUp[l] + this.nView[l];
+  }
+
+  /** Adds vehicles to the section a lane's inflow feeds (behind the advance loop, or the whole lane). */
+  private addUpstream(l: number, delta: number): void {
+    if (this.ctx.topo.advance[l] >= 0) this.nUp[l] = Math.max(0, this.nUp[l] + delta);
+    else this.nView[l] = Math.max(0, this.nView[l] + delta);
+  }
+
+  /**
+   * A camera is no longer trusted from `since` (s). Where it was counting departures (the
+   * stop-bar loop already lost), those since then are redone from the advance loop.
+   */
+  distrustCamera(c: number, since: number): void {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const now = ctx.sec;
+    const s0 = Math.max(0, Math.min(now, Math.floor(since)));
+    for (const l of ctx.store.layout.cameras[c].lanes) {
+      this.pView[l] += 4;
+      if (this.outMode[l] !== 0) continue;
+      const a = topo.advance[l];
+      if (a < 0 || !ctx.loopTrusted[a]) continue;
+      const camSpent = ctx.histDep.at(l, now, now) - ctx.histDep.at(l, s0, now);
+      const alt = ctx.histLoop.at(a, now, now) - ctx.histLoop.at(a, s0, now);
+      this.nView[l] = Math.max(0, this.nView[l] + camSpent - alt);
+      this.nTot[l] = this.nUp[l] + this.nView[l];
+    }
+  }
+
+  private recentOut(l: number): number {
+    const now = this.ctx.sec;
+    const T = Math.round(this.laneTime(l));
+    let n = 0;
+    for (let k = 0; k < T; k++) n += this.inflow.at(l, now - k, now);
+    return n;
+  }
+
+  /** Sum of a lane's inflow over the last `seconds`. */
+  arrivals(l: number, seconds: number): number {
+    const now = this.ctx.sec;
+    let n = 0;
+    for (let k = 0; k < Math.min(seconds, H); k++) n += this.inflow.at(l, now - k, now);
+    return n;
+  }
+
+  /** Departures of movement m over the last `seconds`. */
+  departures(m: number, seconds: number): number {
+    const now = this.ctx.sec;
+    return this.movementCum[m] - this.movementHist.at(m, now - seconds, now);
+  }
+
+  /** Time (s) since the freshest reading behind lane l's estimate. */
+  age(l: number): number {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const store = ctx.store;
+    let newest = -Infinity;
+    const consider = (d: number) => {
+      if (d >= 0 && ctx.loopTrusted[d]) newest = Math.max(newest, store.loopLastMs[d]);
+    };
+    consider(topo.entrance[l]);
+    consider(topo.advance[l]);
+    consider(topo.stop[l]);
+    const c = topo.camera[l];
+    if (c >= 0 && ctx.camTrusted[c]) newest = Math.max(newest, store.camLastMs[c]);
+    if (newest === -Infinity) return Infinity;
+    return Math.max(0, ctx.sec - secOf(ctx, newest));
+  }
+}
