@@ -43,6 +43,11 @@ export class EdgeFleet {
     return this.members.flatMap((m) => (m.agent ? [m.agent] : []));
   }
 
+  /** The edge controller running an intersection (by id). */
+  controllerOf(intersection: string): EdgeController | undefined {
+    return this.members.find((m) => m.id === intersection)?.controller;
+  }
+
   /** Connects every controller to the centre as its own edge agent with its own controller token. */
   async connect(auth: AuthService, serverUrl: string): Promise<void> {
     for (const m of this.members) {

@@ -28,6 +28,11 @@ export class SensorFeed {
     this.field = new Field(engine, layout, config);
   }
 
+  /** Readings collected but not yet acknowledged by the centre. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
   /** Collects the readings of the step just run and sends them (not awaited by the tick). */
   afterStep(): void {
     const msgs = this.field.afterStep();

@@ -10,7 +10,8 @@ import { ADMIN, api, startTestService } from './helpers.ts';
 let svc: RunningService;
 
 beforeAll(async () => {
-  svc = await startTestService({ SPEED: '20' });
+  // The central planner stays off so the engineer's plan is the only central one.
+  svc = await startTestService({ SPEED: '10', PLANNER: '0' });
 });
 afterAll(async () => {
   await svc?.stop();
@@ -71,9 +72,12 @@ describe('edge controllers in the loop', () => {
     const seen = new Set<number>();
     const t0 = svc.runtime.engine.time;
     await until(async () => {
-      seen.add(svc.runtime.engine.lights.phase[idx]);
+      // A loaded machine can delay heartbeats enough for the edge to hold or fall back; count only central running.
+      const runner = svc.fleet.controllerOf(X);
+      if (runner?.mode === 'central') seen.add(svc.runtime.engine.lights.phase[idx]);
       return svc.runtime.engine.time > t0 + 200;
     });
+    expect(seen.size).toBeGreaterThan(0);
     for (const p of seen) expect([-1, 1, 2]).toContain(p);
     expect((await api(svc.url, '/health', null)).body.unsafeSignalStates).toBe(0);
   });
