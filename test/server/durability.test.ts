@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN, api } from './helpers.ts';
+import { ADMIN, api, twoPhasePlan } from './helpers.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const children: ChildProcess[] = [];
@@ -61,18 +61,7 @@ describe('durability', () => {
     const eng = await api(base, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'kim', role: 'engineer' }) });
     expect(eng.status).toBe(201);
     const net = (await api(base, '/api/network', ADMIN)).body;
-    const it1 = net.intersections.find((i: { id: string }) => i.id === 'intersection_1_1');
-    const plan = {
-      intersection: 'intersection_1_1',
-      version: 0,
-      validFrom: 0,
-      validUntil: null,
-      control: 'fixed-time',
-      phases: [it1.phases[1], it1.phases[2]].map((movements: number[], k: number) => ({ id: k + 1, movements, minGreen: 7, maxGreen: 60, green: 30, yellow: 4, allRed: 2 })),
-      sequence: [0, 1],
-      cycle: 72,
-      offset: 0,
-    };
+    const plan = twoPhasePlan(net, 'intersection_1_1');
     const pub = await api(base, '/api/plans', eng.body.token, { method: 'POST', body: JSON.stringify({ plan, reason: 'before the crash' }) });
     expect(pub.status).toBe(201);
 

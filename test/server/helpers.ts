@@ -56,3 +56,23 @@ export function openSocket(url: string): Promise<{ ws: WebSocket; messages: any[
     ws.on('open', () => resolve({ ws, messages, next }));
   });
 }
+
+/**
+ * A fixed-time plan over two of the roadnet's phases of an intersection (by default 1 and 2: the
+ * two straights, right turns with both), as an engineer would publish it.
+ */
+export function twoPhasePlan(net: { intersections: { id: string; phases: number[][] }[] }, intersection: string, green = 30, phaseIds: [number, number] = [1, 2]) {
+  const it = net.intersections.find((i) => i.id === intersection);
+  if (!it) throw new Error(`no intersection ${intersection}`);
+  return {
+    intersection,
+    version: 0,
+    validFrom: 0,
+    validUntil: null,
+    control: 'fixed-time',
+    phases: phaseIds.map((p, k) => ({ id: k + 1, movements: it.phases[p], minGreen: 7, maxGreen: 60, green, yellow: 4, allRed: 2 })),
+    sequence: [0, 1],
+    cycle: 2 * (green + 6),
+    offset: 0,
+  };
+}

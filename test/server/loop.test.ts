@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../server/Service.ts';
-import { ADMIN, api, startTestService } from './helpers.ts';
+import { ADMIN, api, startTestService, twoPhasePlan } from './helpers.ts';
 
 let svc: RunningService;
 
@@ -47,18 +47,7 @@ describe('edge controllers in the loop', () => {
     const eng = await api(svc.url, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'loop-eng', role: 'engineer' }) });
     const net = (await api(svc.url, '/api/network', ADMIN)).body;
     const X = 'intersection_2_2';
-    const it1 = net.intersections.find((i: { id: string }) => i.id === X);
-    const plan = {
-      intersection: X,
-      version: 0,
-      validFrom: 0,
-      validUntil: null,
-      control: 'fixed-time',
-      phases: [it1.phases[1], it1.phases[2]].map((movements: number[], k: number) => ({ id: k + 1, movements, minGreen: 7, maxGreen: 60, green: 20, yellow: 4, allRed: 2 })),
-      sequence: [0, 1],
-      cycle: 52,
-      offset: 0,
-    };
+    const plan = twoPhasePlan(net, X, 20);
     const pub = await api(svc.url, '/api/plans', eng.body.token, { method: 'POST', body: JSON.stringify({ plan, reason: 'two-phase test plan' }) });
     expect(pub.status).toBe(201);
     const edge = await until(async () => {
