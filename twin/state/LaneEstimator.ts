@@ -36,6 +36,8 @@ const MODEL_TAU = 30;
 /** Camera visibility calibration: density buckets per camera, and the decay per lane-second. */
 const VIS_BUCKETS = 3;
 const VIS_DECAY = 0.999;
+/** Decay per lane-second of the stop-line visibility sums. */
+const LINE_DECAY = 0.9995;
 
 export class LaneEstimator {
   readonly nTot: Float64Array;
@@ -48,12 +50,20 @@ export class LaneEstimator {
    */
   readonly deficit: Float64Array;
   readonly deficitHist: Ring;
+  /** Same for the camera section (a sign the advance loop undercounts). */
+  readonly viewDeficit: Float64Array;
+  readonly viewDeficitHist: Ring;
+  /** Running sum of vehicles the camera moved from behind the advance loop into its view. */
+  readonly transfer: Float64Array;
+  readonly transferHist: Ring;
   /** Vehicles upstream of the advance loop (0 on lanes without one). */
   readonly nUp: Float64Array;
   /** 1 while a vehicle stands on the stop-bar loop. */
   private readonly standing: Uint8Array;
   /** Vehicles between the advance and stop-bar loops by their counts alone (camera calibration). */
   private readonly loopRaw: Float64Array;
+  /** Vehicles between the entrance and advance loops by their counts alone. */
+  private readonly upRaw: Float64Array;
   /** Visibility (share of vehicles seen) of each lane's camera at the lane's density, as calibrated. */
   readonly visibility: Float64Array;
   private lastVisibility = 1;
@@ -88,6 +98,8 @@ export class LaneEstimator {
   private readonly depFresh: Uint8Array;
   private readonly movFresh: Uint8Array;
   private readonly visSeen: Float64Array;
+  private readonly lineSeen: Float64Array;
+  private readonly lineGot: Float64Array;
   private readonly visGot: Float64Array;
 
   constructor(private readonly ctx: TwinContext) {
@@ -100,8 +112,13 @@ export class LaneEstimator {
     this.pUp = new Float64Array(nL);
     this.deficit = new Float64Array(nL);
     this.deficitHist = new Ring(nL);
+    this.viewDeficit = new Float64Array(nL);
+    this.viewDeficitHist = new Ring(nL);
+    this.transfer = new Float64Array(nL);
+    this.transferHist = new Ring(nL);
     this.nUp = new Float64Array(nL);
     this.loopRaw = new Float64Array(nL);
+    this.upRaw = new Float64Array(nL);
     this.standing = new Uint8Array(nL);
     this.visibility = new Float64Array(nL).fill(1);
     this.inMode = new Uint8Array(nL);
@@ -128,8 +145,10 @@ export class LaneEstimator {
     this.laneOut = new Float64Array(nL);
     this.depFresh = new Uint8Array(ctx.store.nCam);
     this.movFresh = new Uint8Array(nM);
-    this.visSeen = new Float64Array(ctx.store.nCam * VIS_BUCKETS);
-    this.visGot = new Float64Array(ctx.store.nCam * VIS_BUCKETS);
+    this.visSeen = new Float64Array(nL * VIS_BUCKETS);
+    this.lineSeen = new Float64Array(nL);
+    this.lineGot = new Float64Array(nL);
+    this.visGot = new Float64Array(nL * VIS_BUCKETS);
   }
 
   /**
@@ -147,15 +166,46 @@ export class LaneEstimator {
     // The reference is the loops alone (advance minus stop-bar counts), taken when nothing is
     // on the stop-bar loop (then it is exactly what is in view): the fused estimate would drift
     // towards the camera and teach it nothing.
-    const healthy = topo.viewMeasures[l] === 1 && a >= 0 && s >= 0 && ctx.loopTrusted[a] === 1 && ctx.loopTrusted[s] === 1 && ctx.store.loopPresence(s) === 0;
-    const prior = healthy ? this.loopRaw[l] : nView;
-    const bucket = c * VIS_BUCKETS + Math.min(VIS_BUCKETS - 1, Math.floor((VIS_BUCKETS * Math.max(z, prior)) / topo.capView[l]));
+    // (A vehicle standing on the stop-bar loop was counted out but is in view: add it; one
+    // leaving over it is ambiguous: skip.)
+    const onStop = s >= 0 ? ctx.store.loopPresence(s) : 0;
+    const standing = onStop === 1 && this.standingOn(s) ? 1 : 0;
+    const healthy = topo.viewMeasures[l] === 1 && a >= 0 && s >= 0 && ctx.loopTrusted[a] === 1 && ctx.loopTrusted[s] === 1 && (onStop === 0 || standing === 1);
+    const prior = healthy ? this.loopRaw[l] + standing : nView;
+    const b = Math.min(VIS_BUCKETS - 1, Math.floor((VIS_BUCKETS * Math.max(z, prior)) / topo.capView[l]));
     if (healthy && prior >= 1) {
-      this.visSeen[bucket] = this.visSeen[bucket] * VIS_DECAY + prior;
-      this.visGot[bucket] = this.visGot[bucket] * VIS_DECAY + z;
+      const k = l * VIS_BUCKETS + b;
+      this.visSeen[k] = this.visSeen[k] * VIS_DECAY + prior;
+      this.visGot[k] = this.visGot[k] * VIS_DECAY + z;
     }
-    // A prior of 20 vehicles seen at full visibility keeps the ratio at 1 until evidence builds.
-    const g = Math.min(1, Math.max(0.4, (this.visGot[bucket] + 20) / (this.visSeen[bucket] + 20)));
+    // Learned per lane, pooled per camera without its most deviant lane (a lane whose loops
+    // are quietly wrong cannot drag the camera's figure with it). A prior of 20 vehicles seen at
+    // full visibility keeps the ratio at 1 until evidence builds.
+    const lanes = topo.cameraLanes[c];
+    let got = 20;
+    let seen = 20;
+    for (const x of lanes) {
+      got += this.visGot[x * VIS_BUCKETS + b];
+      seen += this.visSeen[x * VIS_BUCKETS + b];
+    }
+    if (lanes.length >= 3) {
+      const pooled = got / seen;
+      let worst = -1;
+      let worstDev = 0;
+      for (const x of lanes) {
+        const k = x * VIS_BUCKETS + b;
+        const dev = Math.abs(this.visGot[k] - pooled * this.visSeen[k]);
+        if (dev > worstDev) {
+          worstDev = dev;
+          worst = k;
+        }
+      }
+      if (worst >= 0) {
+        got -= this.visGot[worst];
+        seen -= this.visSeen[worst];
+      }
+    }
+    const g = Math.min(1, Math.max(0.5, got / seen));
     this.lastVisibility = g;
     this.visibility[l] = g;
     return z / g;
@@ -164,6 +214,36 @@ export class LaneEstimator {
   /** Weight of lane l in its road's traffic (its departures so far, plus one so none is zero). */
   private share(l: number): number {
     return Math.max(0, this.outCum[l]) + 1;
+  }
+
+  /** Share of stop-line crossings camera c catches (against healthy stop-bar loops). */
+  lineVisibility(c: number): number {
+    // Pooled over the camera's lanes without the most deviant one: a faulty stop-bar loop on
+    // one lane cannot teach the camera to expect its errors.
+    const lanes = this.ctx.topo.cameraLanes[c];
+    let got = 20;
+    let seen = 20;
+    for (const x of lanes) {
+      got += this.lineGot[x];
+      seen += this.lineSeen[x];
+    }
+    if (lanes.length >= 3) {
+      const pooled = got / seen;
+      let worst = -1;
+      let worstDev = 0;
+      for (const x of lanes) {
+        const dev = Math.abs(this.lineGot[x] - pooled * this.lineSeen[x]);
+        if (dev > worstDev) {
+          worstDev = dev;
+          worst = x;
+        }
+      }
+      if (worst >= 0) {
+        got -= this.lineGot[worst];
+        seen -= this.lineSeen[worst];
+      }
+    }
+    return Math.min(1, Math.max(0.5, got / seen));
   }
 
   /** Whether road r's inflow is measured now (all feeding movements watched by trusted cameras). */
@@ -183,31 +263,37 @@ export class LaneEstimator {
     return t.length[l] / (0.9 * t.maxSpeed[l]) + 2;
   }
 
-  /** Whether a vehicle stands on loop d (occupied for the last two readings). */
+  /** Whether a vehicle stands on loop d (its newest reading fully occupied, presence at its end). */
   standingOn(d: number): boolean {
     const s = this.ctx.store;
     const last = s.loopLastSeq[d];
-    if (last < 1) return false;
-    for (let q = last; q > last - 2; q--) {
-      const slot = d * RING + (q % RING);
-      if (s.rSeq[slot] !== q || s.rOcc[slot] < 0.99) return false;
-    }
-    return true;
+    if (last < 0) return false;
+    const slot = d * RING + (last % RING);
+    return s.rSeq[slot] === last && s.rOcc[slot] >= 0.99 && s.rPresence[slot] === 1;
   }
 
-  /** Mean occupancy of loop d over its last n readings (missing ones skipped). */
-  recentOccupancy(d: number, n: number): number {
-    const s = this.ctx.store;
-    const last = s.loopLastSeq[d];
-    let sum = 0;
-    let k = 0;
-    for (let q = last; q > last - n && q >= 0; q--) {
+  /**
+   * Mean occupancy of loop d over the last `seconds` (by time: readings after a quiet spell
+   * cover it), from the readings held.
+   */
+  recentOccupancy(d: number, seconds: number): number {
+    const ctx = this.ctx;
+    const st = ctx.store;
+    const fromMs = ctx.epochMs + (ctx.sec - seconds) * 1000;
+    const last = st.loopLastSeq[d];
+    let occ = 0;
+    let span = 0;
+    for (let q = last; q >= 0 && q > last - RING; q--) {
       const slot = d * RING + (q % RING);
-      if (s.rSeq[slot] !== q) continue;
-      sum += s.rOcc[slot];
-      k++;
+      if (st.rSeq[slot] !== q) continue;
+      const end = st.rTs[slot];
+      if (end <= fromMs) break;
+      const start = end - st.rSpan[slot];
+      const part = start < fromMs ? (end - fromMs) / st.rSpan[slot] : 1;
+      occ += st.rOcc[slot] * st.rSpan[slot] * part;
+      span += st.rSpan[slot] * part;
     }
-    return k > 0 ? sum / k : 0;
+    return span > 0 ? occ / span : 0;
   }
 
   /** One update (a second of simulation time): integrate flows, fuse camera counts. */
@@ -317,6 +403,10 @@ export class LaneEstimator {
         this.outMode[l] = 3;
         out = Math.max(0, this.inflow.at(l, sec - Math.round(this.laneTime(l)), sec - 1));
       }
+      if (sOk && camOk && topo.approach[l]) {
+        this.lineSeen[l] = this.lineSeen[l] * LINE_DECAY + this.dLoop[s];
+        this.lineGot[l] = this.lineGot[l] * LINE_DECAY + this.dDep[l];
+      }
       const inc = this.laneIn[l];
       this.laneOut[l] = out;
       this.inflow.set(l, sec, inc);
@@ -326,24 +416,29 @@ export class LaneEstimator {
       if (aOk) this.trackSpeed(l, a);
       else if (e >= 0 && loopTrusted[e]) this.trackSpeed(l, e);
 
-      // Conservation, section by section.
+      // Conservation. The lane total rests on what enters and leaves it; the camera section
+      // on the advance loop and what leaves; the camera corrects the section it sees.
       const hasSplit = a >= 0;
-      let nUp = this.nUp[l];
+      let total = this.nTot[l] + inc - out;
       let nView = this.nView[l];
       const qOut = this.outMode[l] === 1 ? Q_PER_COUNT : Q_PER_COUNT * 5;
-      let total = NaN;
-      if (!hasSplit) {
-        nView += inc - out;
-        nUp = 0;
-      } else if (aOk) {
-        nUp += inc - this.dLoop[a];
+      if (!hasSplit) nView = total;
+      else if (aOk) {
         nView += this.dLoop[a] - out;
         this.pView[l] += Q_PER_COUNT * this.dLoop[a];
         this.loopRaw[l] = sOk ? Math.max(0, this.loopRaw[l] + this.dLoop[a] - this.dLoop[s]) : nView;
+        // The entrance and advance counts alone: the section between them can never hold
+        // fewer than none; when it would, the entrance missed vehicles (or the advance loop
+        // counted extra) — recorded for the fault detector.
+        if (this.inMode[l] === 0) {
+          this.upRaw[l] += inc - this.dLoop[a];
+          if (this.upRaw[l] < 0) {
+            this.deficit[l] -= this.upRaw[l];
+            this.upRaw[l] = 0;
+          }
+        } else this.upRaw[l] = Math.max(0, total - nView);
       } else {
-        // Advance loop lost: the lane total still balances; what enters the view is unknown,
-        // so the camera decides the split.
-        total = nUp + nView + inc - out;
+        // Advance loop lost: what enters the view is unknown; the camera decides.
         nView -= out;
         this.pView[l] += 0.3;
       }
@@ -359,37 +454,63 @@ export class LaneEstimator {
       ctx.histZc.set(l, sec, zc);
       if (zc === zc) {
         const miss = 1 - this.lastVisibility;
-        const R = (R_BASE + (R_PER_VEHICLE + 2 * miss) * zc) ** 2;
+        const R = (R_BASE + (R_PER_VEHICLE + 5 * miss) * zc) ** 2;
         const P = this.pView[l];
         const K = P / (P + R);
-        nView += K * (zc - nView);
+        const delta = K * (zc - nView);
+        nView += delta;
         this.pView[l] = (1 - K) * P;
+        // Its running sum (with a camera that sees well, and no vehicle on the stop-bar loop
+        // to blur the difference) shows an advance loop that miscounts.
+        if (hasSplit && aOk && this.lastVisibility > 0.97 && (s < 0 || store.loopPresence(s) === 0)) this.transfer[l] += delta;
+        if (measures === 2) total = nView;
       }
-      if (total === total) nUp = total - nView;
 
-      // Model for the upstream section where nothing measures its inflow.
+      // Model for the section behind the advance loop where nothing measures its inflow.
       if (this.inMode[l] === 2 && hasSplit) {
+        const up = total - nView;
         const target = this.rateAdvance[l] * this.upstreamTime(l);
-        nUp += (target - nUp) / MODEL_TAU;
+        total = nView + up + (target - up) / MODEL_TAU;
       } else if (this.inMode[l] === 2 && measures !== 2) {
         const target = this.rateAdvance[l] * this.laneTime(l);
-        nView += (target - nView) / MODEL_TAU;
+        total += (target - total) / MODEL_TAU;
+        nView = total;
       }
 
-      // Physical bounds. A section below zero means its inflow was undercounted (or its
-      // outflow overcounted): recorded for the fault detector, and put back.
+      // Inflow shared out from the upstream counts drifts a little (vehicles still on the links,
+      // lanes' shares): where the advance loop shows free flow, bleed the section behind it
+      // towards flow × travel time.
+      if (this.inMode[l] === 1 && hasSplit && aOk && this.recentOccupancy(a, 60) < 0.2) {
+        const up = total - nView;
+        total += (this.rateAdvance[l] * this.upstreamTime(l) - up) / 300;
+      }
+      // Exit lanes never queue: they hold at most what entered within a little over one free
+      // travel time.
+      if (!topo.approach[l] && this.inMode[l] !== 2) {
+        const cap = this.arrivals(l, Math.round(1.5 * this.laneTime(l))) + 2;
+        if (total > cap) total = cap;
+      }
+
+      // Physical bounds. With the entrance and the stop line counted by trusted loops the lane
+      // total is the firmer figure: the camera section cannot exceed it. Otherwise the camera
+      // may raise the total.
       if (nView < 0) nView = 0;
       if (hasSplit && nView > topo.capView[l]) nView = topo.capView[l];
-      if (nUp < 0) {
-        this.deficit[l] -= nUp;
-        nUp = 0;
+      if (total < 0) total = 0;
+      if (nView > total) {
+        if (this.inMode[l] === 0 && this.outMode[l] === 1) {
+          this.viewDeficit[l] += nView - total;
+          nView = total;
+        } else total = nView;
       }
-      if (nUp + nView > topo.capLane[l]) nUp = Math.max(0, topo.capLane[l] - nView);
-      this.nUp[l] = nUp;
+      if (total > topo.capLane[l]) total = topo.capLane[l];
+      this.nUp[l] = total - nView;
       this.nView[l] = nView;
-      this.nTot[l] = nUp + nView;
+      this.nTot[l] = total;
       this.deficitHist.set(l, sec, this.deficit[l]);
-      ctx.histNtot.set(l, sec, nUp + nView);
+      this.viewDeficitHist.set(l, sec, this.viewDeficit[l]);
+      this.transferHist.set(l, sec, this.transfer[l]);
+      ctx.histNtot.set(l, sec, total);
       ctx.histNv.set(l, sec, nView);
     }
 
@@ -429,15 +550,11 @@ export class LaneEstimator {
     const now = ctx.sec;
     const s0 = Math.max(0, Math.min(now, Math.floor(since)));
     const spent = ctx.histLoop.at(d, now, now) - ctx.histLoop.at(d, s0, now);
-    const hasSplit = topo.advance[l] >= 0;
     void reason;
     if (topo.entrance[l] === d) {
       const r = topo.road[l];
       const u1 = ctx.histRoadIn.at(r, now, now);
       const u0 = ctx.histRoadIn.at(r, s0, now);
-      // Vehicles the section bound already put back (left it without being counted in) are
-      // part of what the replacement restores.
-      const putBack = this.deficit[l] - this.deficitHist.at(l, s0, now);
       if (Number.isFinite(u1) && Number.isFinite(u0)) {
         let pool = u1 - u0;
         let wSum = 0;
@@ -447,31 +564,33 @@ export class LaneEstimator {
           else wSum += this.share(sib);
         }
         const replace = (pool * this.share(l)) / wSum;
-        this.addUpstream(l, replace - spent - putBack);
-      } else if (!hasSplit && !topo.approach[l]) {
+        this.nTot[l] = Math.max(this.nView[l], this.nTot[l] + replace - spent);
+      } else if (topo.advance[l] < 0 && !topo.approach[l]) {
         // Exit lane with nothing upstream: what left in the last lane-time is what is on it.
-        this.nView[l] = this.recentOut(l);
+        this.nTot[l] = this.recentOut(l);
+        this.nView[l] = this.nTot[l];
       }
       // The fault may have started before the history reaches, or been seen late: where the
       // advance loop shows free flow, the section behind it holds about flow × travel time, an
       // anchor independent of the lost loop. Take it when the corrected count disagrees.
       const a = topo.advance[l];
-      if (a >= 0 && ctx.loopTrusted[a] && this.recentOccupancy(a, 30) < 0.3) {
+      if (a >= 0 && ctx.loopTrusted[a] && this.recentOccupancy(a, 60) < 0.2) {
         const anchor = this.rateAdvance[l] * this.upstreamTime(l);
-        if (Math.abs(this.nUp[l] - anchor) > 3 * Math.sqrt(anchor) + 3) this.nUp[l] = anchor;
+        if (Math.abs(this.nTot[l] - this.nView[l] - anchor) > 3 * Math.sqrt(anchor) + 3) this.nTot[l] = this.nView[l] + anchor;
       }
       this.pUp[l] += 4;
     } else if (topo.advance[l] === d) {
-      // Its counts only moved vehicles between the two sections, so the lane total stands,
-      // except what the bound put back when it overcounted; the camera re-measures the split.
-      const putBack = this.deficit[l] - this.deficitHist.at(l, s0, now);
-      this.nUp[l] = Math.max(0, this.nUp[l] - putBack);
+      // Its counts only split the lane between the sections; the camera re-measures the split.
       this.pView[l] += 25;
     } else if (topo.stop[l] === d) {
       if (!topo.approach[l]) {
         // Exit loop lost: the lane holds what entered within one free travel time.
-        this.nView[l] = this.recentOut(l);
+        this.nTot[l] = this.recentOut(l);
+        this.nView[l] = this.nTot[l];
       } else if (this.outMode[l] === 1) {
+        // A vehicle it held as standing is in `spent` and still in the lane: no double count.
+        this.nTot[l] -= this.standing[l];
+        this.standing[l] = 0;
         // Its departures since the fault are redone from the camera (else the advance loop).
         const c = topo.camera[l];
         const a = topo.advance[l];
@@ -481,17 +600,21 @@ export class LaneEstimator {
             : a >= 0 && ctx.loopTrusted[a]
               ? ctx.histLoop.at(a, now, now) - ctx.histLoop.at(a, s0, now)
               : spent;
-        this.nView[l] = Math.max(0, this.nView[l] + spent - alt);
+        // Where the camera watches the section its count stands; where the entrance and advance
+        // loops are sound the lane is what they leave behind the advance loop plus that (the
+        // bounds may have swallowed part of the error, which increments cannot know).
+        const e = topo.entrance[l];
+        const camWatches = c >= 0 && ctx.camTrusted[c] && topo.viewMeasures[l] === 1;
+        if (camWatches && e >= 0 && a >= 0 && ctx.loopTrusted[e] && ctx.loopTrusted[a] && this.inMode[l] === 0) {
+          this.nTot[l] = this.upRaw[l] + this.nView[l];
+        } else {
+          this.nTot[l] = Math.max(0, this.nTot[l] + spent - alt);
+          if (!camWatches) this.nView[l] = Math.max(0, Math.min(this.nTot[l], this.nView[l] + spent - alt));
+        }
       }
       this.pView[l] += 4;
     }
-    this.nTot[l] = this.nUp[l] + this.nView[l];
-  }
-
-  /** Adds vehicles to the section a lane's inflow feeds (behind the advance loop, or the whole lane). */
-  private addUpstream(l: number, delta: number): void {
-    if (this.ctx.topo.advance[l] >= 0) this.nUp[l] = Math.max(0, this.nUp[l] + delta);
-    else this.nView[l] = Math.max(0, this.nView[l] + delta);
+    this.nUp[l] = Math.max(0, this.nTot[l] - this.nView[l]);
   }
 
   /**
@@ -510,8 +633,9 @@ export class LaneEstimator {
       if (a < 0 || !ctx.loopTrusted[a]) continue;
       const camSpent = ctx.histDep.at(l, now, now) - ctx.histDep.at(l, s0, now);
       const alt = ctx.histLoop.at(a, now, now) - ctx.histLoop.at(a, s0, now);
-      this.nView[l] = Math.max(0, this.nView[l] + camSpent - alt);
-      this.nTot[l] = this.nUp[l] + this.nView[l];
+      this.nTot[l] = Math.max(0, this.nTot[l] + camSpent - alt);
+      this.nView[l] = Math.max(0, Math.min(this.nTot[l], this.nView[l] + camSpent - alt));
+      this.nUp[l] = this.nTot[l] - this.nView[l];
     }
   }
 

@@ -45,6 +45,8 @@ export interface LaneTopology {
   roadFromBoundary: Uint8Array;
   /** Vehicles the lane links into a road can hold (a tolerance for road-level balances). */
   roadLinkCap: Float64Array;
+  /** Lanes watched by each camera. */
+  cameraLanes: number[][];
   /** Camera watching a movement's stop line (-1 if none). */
   movementCamera: Int32Array;
   /** Movement lanes: lanes of the movement's from-road that have a link in it. */
@@ -75,6 +77,7 @@ export function buildLaneTopology(net: RoadNetwork, layout: SensorLayout): LaneT
     roadInMovements: net.roads.map(() => []),
     roadFromBoundary: Uint8Array.from(net.roads, (r) => (net.intersections[r.from].virtual ? 1 : 0)),
     roadLinkCap: new Float64Array(net.roads.length),
+    cameraLanes: layout.cameras.map((c) => [...c.lanes]),
     movementCamera: new Int32Array(net.movements.length).fill(-1),
     movementLanes: net.movements.map(() => []),
     nMovements: net.movements.length,

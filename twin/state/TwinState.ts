@@ -176,9 +176,15 @@ export class TwinState implements IngestTarget {
       const standing = s >= 0 && this.ctx.loopTrusted[s] && est.recentOccupancy(s, 3) > 0.95;
       q = standing ? 0.8 * nView : 0.1 * nView;
     }
-    // Queue spilling back past the advance loop: most of the section behind it stands too.
+    // Behind the advance loop: free-flowing traffic holds about inflow × travel time; what the
+    // section holds beyond that stands in a queue reaching back from the loop.
+    // Only when a queue is seen to reach the loop (it stands on it, or fills the camera's view).
     const a = t.advance[l];
-    if (a >= 0 && this.ctx.loopTrusted[a] && est.recentOccupancy(a, 3) > 0.95) q += 0.7 * Math.max(0, vehicles - nView);
+    const reaches = (a >= 0 && this.ctx.loopTrusted[a] && est.recentOccupancy(a, 10) > 0.5) || q >= 0.6 * t.capView[l];
+    if (a >= 0 && reaches) {
+      const up = Math.max(0, vehicles - nView);
+      q += Math.max(0, up - est.rateIn[l] * est.upstreamTime(l));
+    }
     return Math.min(q, vehicles);
   }
 
