@@ -112,9 +112,10 @@ export function buildSensorLayout(net: RoadNetwork, options: SensorLayoutOptions
     const view = o.camera.view ?? o.advance.distance;
     for (const inter of net.intersections) {
       if (inter.virtual) continue;
-      for (const r of inter.roads) {
-        const road = net.roads[r];
+      // Incoming roads from the roads themselves (a file's `roads` list may be missing).
+      for (const road of net.roads) {
         if (road.to !== inter.index) continue;
+        const r = road.index;
         const movements = inter.movements.filter((m) => net.movements[m].fromRoad === r);
         cameras.push({ index: cameras.length, id: `cam:${inter.id}:${road.id}`, intersection: inter.index, road: r, lanes: [...road.lanes], view, movements });
       }

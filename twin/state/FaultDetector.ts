@@ -41,6 +41,8 @@ export const DEFAULT_FAULT_OPTIONS: FaultDetectorOptions = { silentAfter: 55, ca
 
 /** Seconds between two looks at one loop. */
 const CHECK_EVERY = 2;
+/** Seconds readings may arrive after their capture (latency, jitter): evidence skips them. */
+const ARRIVAL_SLACK = 5;
 /** Window of the several-counts-per-second check (s). */
 const CHATTER_WINDOW = 180;
 
@@ -125,10 +127,12 @@ export class FaultDetector {
         flagLoop(d, 'silent', `no reading for ${silentFor.toFixed(0)} s`, last === -Infinity ? this.started : secOf(ctx, last));
         continue;
       }
-      if ((d + now) % 10 === 0 && store.loopLastSeq[d] >= 59) {
-        const share = store.loopReceivedShare(d, 60);
-        if (share < 0.7) {
-          flagLoop(d, 'dropouts', `${Math.round((1 - share) * 100)} % of the last 60 readings missing`, now - 60);
+      if ((d + now) % 10 === 0) {
+        // Readings of the last two minutes (at least 8 due: heartbeats come every 10 s); 5 %
+        // network loss losing 40 % of them is vanishingly rare.
+        const { due, share } = store.loopReceivedSince(d, nowMs - 120_000);
+        if (due >= 8 && share < 0.6) {
+          flagLoop(d, 'dropouts', `${Math.round((1 - share) * 100)} % of the ${due} readings due in the last 120 s missing`, now - 120);
           continue;
         }
       }
@@ -136,9 +140,10 @@ export class FaultDetector {
       if (this.onRun[d] >= 0) {
         const l = store.layout.detectors[d].lane;
         const z = ctx.histZ.at(l, now, now);
+        const zc = ctx.histZc.at(l, now, now);
         if (z === 0) this.runEmpty[d] += CHECK_EVERY;
-        if (z === z) {
-          this.runQueueSum[d] += z;
+        if (zc === zc || z === z) {
+          this.runQueueSum[d] += zc === zc ? zc : z;
           this.runQueueN[d]++;
         }
       }
@@ -287,6 +292,37 @@ export class FaultDetector {
     return c >= 0 && this.ctx.camTrusted[c] === 1;
   }
 
+  /** Vehicles that entered lane l's camera view since s0 (departures + change in view), or NaN. */
+  private viewInflow(l: number, s0: number): number {
+    const ctx = this.ctx;
+    const now = ctx.sec;
+    const z1 = ctx.histZc.at(l, now, now);
+    const z0 = ctx.histZc.at(l, s0, now);
+    if (z1 !== z1 || z0 !== z0) return NaN;
+    const s = ctx.topo.stop[l];
+    const left = s >= 0 && ctx.loopTrusted[s] && this.violation[s] === 0 ? this.loopDelta(s, s0) : this.depDelta(l, s0);
+    return left + z1 - z0;
+  }
+
+  /** Inflow to lane l's road since s0 from the upstream stop lines, less the other lanes' entrance counts (NaN if not measured). */
+  private roadPool(l: number, s0: number): number {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const now = ctx.sec;
+    const r = topo.road[l];
+    const u1 = ctx.histRoadIn.at(r, now, now);
+    const u0 = ctx.histRoadIn.at(r, s0, now);
+    if (!Number.isFinite(u1) || !Number.isFinite(u0)) return NaN;
+    let pool = u1 - u0;
+    for (const sib of topo.roadLanes[r]) {
+      if (sib === l) continue;
+      const e = topo.entrance[sib];
+      if (e < 0 || !ctx.loopTrusted[e]) return NaN;
+      pool -= this.loopDelta(e, s0);
+    }
+    return pool;
+  }
+
   /** Trusted count source downstream of loop d on its lane: [delta since s0, position] or null. */
   private downstream(d: number, s0: number): { delta: number; pos: number } | null {
     const ctx = this.ctx;
@@ -343,23 +379,39 @@ export class FaultDetector {
             return { reason: 'stuck-on', detail: `occupied ${dur} s while the camera saw no vehicle in the lane for ${empty} s`, since: s0 };
           }
         }
-        const down = this.downstream(d, s0);
+        // (Histories are kept by arrival: readings from just before the run may still come in
+        // during its first seconds, so the evidence starts a little later.)
+        const down = this.downstream(d, s0 + ARRIVAL_SLACK);
         // (At the stop bar, two vehicles leaving under an unbroken presence is already
         // impossible: each leaves a gap of at least 2 m behind it as it goes.)
         const margin = topo.stop[l] === d && topo.approach[l] ? 0.5 : 2;
         if (down && down.delta > cap(det.position, down.pos) + margin) {
           return { reason: 'stuck-on', detail: `occupied ${dur} s without a count while ${down.delta} vehicles passed downstream`, since: s0 };
         }
-        const up = this.upstream(d, s0);
+        // Vehicles entering the camera's view must cross the advance loop: what left the view
+        // plus how much more it holds now.
+        if (topo.advance[l] === d && this.camOk(l) && topo.viewMeasures[l] === 1) {
+          const crossed = this.viewInflow(l, s0 + ARRIVAL_SLACK);
+          // (Hidden vehicles reappear as the camera's view changes: margin for what it misses.)
+          const z = Math.max(ctx.histZc.at(l, now, now) || 0, ctx.histZc.at(l, s0 + ARRIVAL_SLACK, now) || 0);
+          if (dur >= 20 && crossed === crossed && crossed > 4 + 0.35 * z + 2 * (1 - this.est.visibility[l]) * topo.capView[l]) {
+            return { reason: 'stuck-on', detail: `occupied ${dur} s without a count while ${crossed.toFixed(0)} vehicles entered the camera's view past it`, since: s0 };
+          }
+        }
+        const up = this.upstream(d, s0 + ARRIVAL_SLACK);
         if (up && up.delta > cap(up.pos, det.position) + 2) {
           return { reason: 'stuck-on', detail: `occupied ${dur} s without a count while ${up.delta} vehicles arrived upstream`, since: s0 };
         }
         // A vehicle standing away from the stop line needs a queue reaching back to it: at
         // least one vehicle per 15 m in front of it (in view), or a full view if it is beyond.
+        // (The camera count is corrected for what it misses; beyond the view, a queue reaching
+        // back also covers the advance loop on its way.)
         const dist = topo.length[l] - det.position;
-        if (dur >= 40 && this.camOk(l) && topo.approach[l] && dist > 20) {
+        const a = topo.advance[l];
+        const advanceCovered = a >= 0 && a !== d && ctx.loopTrusted[a] && this.est.recentOccupancy(a, Math.min(dur, 120)) > 0.3;
+        if (dur >= 40 && this.camOk(l) && topo.approach[l] && dist > 20 && !advanceCovered) {
           const viewLen = topo.length[l] - topo.viewStart[l];
-          const need = dist <= viewLen + 5 ? dist / 15 - 1 : topo.capView[l] * 0.5;
+          const need = dist <= viewLen + 5 ? dist / 15 - 1 : topo.capView[l] * 0.4;
           const n = this.runQueueN[d];
           if (n >= 5 && this.runQueueSum[d] / n < need) return { reason: 'stuck-on', detail: `occupied ${dur} s but no queue reaches back to it`, since: s0 };
         }
@@ -370,7 +422,7 @@ export class FaultDetector {
     if (this.offRun[d] >= 0 && last - this.offRun[d] >= 10) {
       const s0 = this.seqSec(d, this.offRun[d]);
       const dur = now - s0;
-      const down = this.downstream(d, s0);
+      const down = this.downstream(d, s0 + ARRIVAL_SLACK);
       if (down) {
         // What was between this loop and the downstream source when the silence began.
         let between: number;
@@ -385,6 +437,20 @@ export class FaultDetector {
         else between = ctx.histNtot.at(l, s0, now) - ctx.histNv.at(l, s0, now);
         if (down.delta > between + 3) {
           return { reason: 'stuck-off', detail: `no presence for ${dur} s while ${down.delta} vehicles passed downstream`, since: s0 };
+        }
+      }
+      if (topo.entrance[l] === d) {
+        // What the upstream stop lines sent into the road beyond what the sibling entrances
+        // counted, and more than the links can hold: some of it came in here unseen.
+        // (Over the last two minutes at most: small disagreements between the other counters
+        // add up over a long quiet spell.)
+        const from = Math.max(s0 + ARRIVAL_SLACK, now - 120);
+        const pool = this.roadPool(l, from);
+        const r = topo.road[l];
+        let siblings = 0;
+        for (const sib of topo.roadLanes[r]) if (sib !== l && topo.entrance[sib] >= 0) siblings += this.loopDelta(topo.entrance[sib], from);
+        if (pool === pool && pool > topo.roadLinkCap[r] / topo.roadLanes[r].length + 3 + 0.1 * siblings) {
+          return { reason: 'stuck-off', detail: `no presence for ${dur} s while ${pool.toFixed(0)} vehicles entered the road unseen by its other entrances`, since: s0 };
         }
       }
       if (!topo.approach[l] && topo.stop[l] === d) {
@@ -429,6 +495,11 @@ export class FaultDetector {
     }
     if (multi >= 2 && multi >= 0.1 * active) {
       const share = multi / active;
+      // Onset: the earliest several-counts reading still held (it may predate the window).
+      for (let q = last; q >= 0 && q > last - RING; q--) {
+        const slot = d * RING + (q % RING);
+        if (s.rSeq[slot] === q && s.rCount[slot] >= 2) first = secOf(ctx, s.rTs[slot]) - 1;
+      }
       return {
         reason: share > 0.3 ? 'chatter' : 'miscount',
         detail: `${multi} of ${active} active seconds with several counts (vehicles are never that close)`,
@@ -533,9 +604,15 @@ export class FaultDetector {
       return null;
     }
     // Moving traffic keeps ~2 s apart: at 8 m/s or more, 16 m per vehicle (a whole platoon from
-    // the upstream signal fits; anything more would have to stand, and the advance loop is free).
+    // the upstream signal fits; anything more would have to stand, and the advance loop is
+    // free). Where traffic enters from outside there are no platoons: the section holds about
+    // flow × travel time (Little), give or take a Poisson spread.
     const up = ctx.histNtot.at(l, now, now) - ctx.histNv.at(l, now, now);
-    const freeCap = topo.advancePos[l] / 16 + 3;
+    let freeCap = topo.advancePos[l] / 16 + 3;
+    if (topo.roadFromBoundary[topo.road[l]]) {
+      const expected = this.est.rateAdvance[l] * this.est.upstreamTime(l);
+      freeCap = Math.min(freeCap, expected + 3 * Math.sqrt(expected) + 4);
+    }
     if (up > freeCap && this.est.recentOccupancy(a, 60) < 0.2) {
       if (++this.sectionSuspect[d] >= this.opt.persistence * 2) {
         return { reason: 'miscount', detail: `overcounts: ${up.toFixed(0)} vehicles would be between it and a free-flowing advance loop`, since: now - W };

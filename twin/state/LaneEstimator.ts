@@ -1,32 +1,41 @@
 /**
  * Per-lane state estimation from sensor totals.
  *
- * The core is conservation, since every vehicle that enters a lane passes its loops in order:
- *   vehicles on the lane   N  += in − out      (entrance loop; stop-line departures)
- *   vehicles in the camera section [advance, stop line]  Nv += x − out   (x: advance loop)
- * and the camera's count in view corrects Nv with a scalar Kalman update (process noise grows
- * with the counts integrated, measurement noise with the number of vehicles in view, so that
- * clean loops dominate when cameras are occluded and cameras re-anchor the estimate when loops
- * err). Counts come from running totals, so lost or late messages delay but never lose
- * vehicles. The section upstream of the advance loop is N − Nv.
+ * The core is conservation: with lane changing off every vehicle that enters a lane passes its
+ * loops in order, so
+ *   vehicles on the lane                    N  += in − out   (entrance loop; stop-bar loop)
+ *   vehicles in the camera section          Nv += x − out    (x: advance loop = view boundary)
+ * and the camera's count in view corrects Nv with a scalar Kalman update. The lane total rests
+ * on the loops (unbiased counters); the camera decides what is in its section (and settles the
+ * one ambiguity the stop-bar loop has: a vehicle counted as its front reaches the loop, 2 m
+ * short of the line, that still stands there). The camera's count is corrected for what it is
+ * seen to miss at each density (calibrated against healthy loops, pooled per camera without
+ * its most deviant lane), and its measurement noise grows with that miss rate, so occluded
+ * cameras barely move the estimate while clean ones pin it. Counts come from running totals,
+ * so lost or late messages delay but never lose vehicles.
  *
  * When a sensor is no longer trusted the estimate falls back, source by source:
  * - entrance lost: the upstream intersection's stop-line counts into the road (camera movement
- *   counts) minus the siblings' entrance counts, shared among the lanes that lost theirs by each
- *   lane's share of the road's departures; with nothing upstream measured (boundary roads), a
- *   model: the upstream section holds (advance flow × free travel time);
- * - stop-line departures: camera, else stop-bar loop (+1 while a vehicle stands on it, since the
- *   loop counts it before it crosses the line), else the advance flow, else the inflow delayed
- *   by the free travel time (exit lanes);
- * - advance lost: N by conservation, Nv from the camera alone.
+ *   counts) minus the sibling lanes' entrance counts, shared among the lanes that lost theirs
+ *   by each lane's share of the road's departures (bled towards flow × travel time while the
+ *   advance loop shows free flow); with nothing upstream measured (boundary roads) a model: the
+ *   section behind the advance loop holds (advance flow × free travel time);
+ * - stop-line departures: stop-bar loop, else the camera's line count, else the advance loop,
+ *   else the inflow delayed by the free travel time (exit lanes, which never queue);
+ * - advance lost: the lane total by conservation, the camera section from the camera alone.
  * A switch of source is applied retroactively from the moment the sensor went wrong (as far as
- * the fault detector can tell), from the per-second histories.
+ * the fault detector can tell), from the per-second histories; where the camera and the
+ * entrance and advance loops are sound the lane is re-anchored on them instead.
  */
-import type { FaultReason, TwinContext } from './TwinContext.ts';
+import type { TwinContext } from './TwinContext.ts';
 import { H, Ring, secOf } from './TwinContext.ts';
 import { RING } from './SensorStore.ts';
 
-/** Kalman noise: per vehicle counted by loops, per second, and the camera's per-vehicle noise. */
+/**
+ * Kalman noise: process noise per vehicle counted by loops and per second (vehicles move within
+ * the section in ways counts do not show), and the camera's measurement noise (base, and per
+ * vehicle in view; more per vehicle the more the camera misses).
+ */
 const Q_PER_COUNT = 0.02;
 const Q_PER_SECOND = 0.03;
 const R_BASE = 0.3;
@@ -50,12 +59,6 @@ export class LaneEstimator {
    */
   readonly deficit: Float64Array;
   readonly deficitHist: Ring;
-  /** Same for the camera section (a sign the advance loop undercounts). */
-  readonly viewDeficit: Float64Array;
-  readonly viewDeficitHist: Ring;
-  /** Running sum of vehicles the camera moved from behind the advance loop into its view. */
-  readonly transfer: Float64Array;
-  readonly transferHist: Ring;
   /** Vehicles upstream of the advance loop (0 on lanes without one). */
   readonly nUp: Float64Array;
   /** 1 while a vehicle stands on the stop-bar loop. */
@@ -112,10 +115,6 @@ export class LaneEstimator {
     this.pUp = new Float64Array(nL);
     this.deficit = new Float64Array(nL);
     this.deficitHist = new Ring(nL);
-    this.viewDeficit = new Float64Array(nL);
-    this.viewDeficitHist = new Ring(nL);
-    this.transfer = new Float64Array(nL);
-    this.transferHist = new Ring(nL);
     this.nUp = new Float64Array(nL);
     this.loopRaw = new Float64Array(nL);
     this.upRaw = new Float64Array(nL);
@@ -460,9 +459,6 @@ export class LaneEstimator {
         const delta = K * (zc - nView);
         nView += delta;
         this.pView[l] = (1 - K) * P;
-        // Its running sum (with a camera that sees well, and no vehicle on the stop-bar loop
-        // to blur the difference) shows an advance loop that miscounts.
-        if (hasSplit && aOk && this.lastVisibility > 0.97 && (s < 0 || store.loopPresence(s) === 0)) this.transfer[l] += delta;
         if (measures === 2) total = nView;
       }
 
@@ -498,18 +494,14 @@ export class LaneEstimator {
       if (hasSplit && nView > topo.capView[l]) nView = topo.capView[l];
       if (total < 0) total = 0;
       if (nView > total) {
-        if (this.inMode[l] === 0 && this.outMode[l] === 1) {
-          this.viewDeficit[l] += nView - total;
-          nView = total;
-        } else total = nView;
+        if (this.inMode[l] === 0 && this.outMode[l] === 1) nView = total;
+        else total = nView;
       }
       if (total > topo.capLane[l]) total = topo.capLane[l];
       this.nUp[l] = total - nView;
       this.nView[l] = nView;
       this.nTot[l] = total;
       this.deficitHist.set(l, sec, this.deficit[l]);
-      this.viewDeficitHist.set(l, sec, this.viewDeficit[l]);
-      this.transferHist.set(l, sec, this.transfer[l]);
       ctx.histNtot.set(l, sec, total);
       ctx.histNv.set(l, sec, nView);
     }
@@ -542,7 +534,7 @@ export class LaneEstimator {
    * A sensor is no longer trusted from `since` (s): redo what it contributed since then with
    * the source that replaces it.
    */
-  distrustLoop(d: number, since: number, reason: FaultReason): void {
+  distrustLoop(d: number, since: number): void {
     const ctx = this.ctx;
     const topo = ctx.topo;
     const det = ctx.store.layout.detectors[d];
@@ -550,7 +542,6 @@ export class LaneEstimator {
     const now = ctx.sec;
     const s0 = Math.max(0, Math.min(now, Math.floor(since)));
     const spent = ctx.histLoop.at(d, now, now) - ctx.histLoop.at(d, s0, now);
-    void reason;
     if (topo.entrance[l] === d) {
       const r = topo.road[l];
       const u1 = ctx.histRoadIn.at(r, now, now);
@@ -568,6 +559,15 @@ export class LaneEstimator {
       } else if (topo.advance[l] < 0 && !topo.approach[l]) {
         // Exit lane with nothing upstream: what left in the last lane-time is what is on it.
         this.nTot[l] = this.recentOut(l);
+        this.nView[l] = this.nTot[l];
+      }
+      // An exit lane never queues: it holds about its outflow × its travel time.
+      const x = topo.stop[l];
+      if (!topo.approach[l] && x >= 0 && ctx.loopTrusted[x]) {
+        const T = this.laneTime(l);
+        const W = Math.min(Math.max(60, Math.round(2 * T)), now);
+        const rate = W > 0 ? (ctx.histLoop.at(x, now, now) - ctx.histLoop.at(x, now - W, now)) / W : 0;
+        this.nTot[l] = rate * T;
         this.nView[l] = this.nTot[l];
       }
       // The fault may have started before the history reaches, or been seen late: where the

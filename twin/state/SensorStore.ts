@@ -169,6 +169,26 @@ export class SensorStore {
     return this.rSeq[slot] === last ? this.rPresence[slot] : 0;
   }
 
+  /**
+   * Readings of loop d due since `fromMs` (sequence numbers from the oldest one held captured
+   * after it, up to the newest) and the share of them received.
+   */
+  loopReceivedSince(d: number, fromMs: number): { due: number; share: number } {
+    const last = this.loopLastSeq[d];
+    if (last < 0) return { due: 0, share: 1 };
+    let oldest = last;
+    let got = 0;
+    for (let q = last; q >= 0 && q > last - RING; q--) {
+      const slot = d * RING + (q % RING);
+      if (this.rSeq[slot] !== q) continue;
+      if (this.rTs[slot] < fromMs) break;
+      oldest = q;
+      got++;
+    }
+    const due = last - oldest + 1;
+    return { due, share: got / due };
+  }
+
   /** Share of the last `window` sequence numbers (up to the newest) actually received. */
   loopReceivedShare(d: number, window: number): number {
     const last = this.loopLastSeq[d];

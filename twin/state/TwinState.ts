@@ -141,7 +141,7 @@ export class TwinState implements IngestTarget {
     this.estimator.update();
     const flags = this.faults.check();
     for (const f of flags) {
-      if (f.kind === 'loop') this.estimator.distrustLoop(f.index, f.since, f.reason);
+      if (f.kind === 'loop') this.estimator.distrustLoop(f.index, f.since);
       else this.estimator.distrustCamera(f.index, f.since);
     }
   }
