@@ -23,12 +23,12 @@ import { demoCity } from '../twin/network/generator.ts';
 import { importFlows, importRoadnet, loadCityFlow, type Flow } from '../twin/network/importCityFlow.ts';
 import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import { Engine } from '../twin/sim/Engine.ts';
-import { Field, planDetectorFaults, type FieldConfigInput } from '../twin/sensors/Field.ts';
+import { planDetectorFaults, type FieldConfigInput } from '../twin/sensors/Field.ts';
 import { LoopDetectorBank } from '../twin/sensors/LoopDetector.ts';
 import { buildSensorLayout, type SensorLayout } from '../twin/sensors/SensorLayout.ts';
-import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
-import { TruthObserver } from '../twin/state/TrafficObservation.ts';
-import { TwinState } from '../twin/state/TwinState.ts';
+import type { SensedObserver } from '../twin/state/SensedObserver.ts';
+import { sensedObservation, type ObservationSourceFactory } from '../signal-controllers/observation.ts';
+import { CONTROLLERS, type ControllerInstance } from '../signal-controllers/registry.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = resolve(root, '..', 'shared', 'data', 'cityflow');
@@ -82,82 +82,6 @@ const SCENARIOS: Scenario[] = [
   { name: 'latency-2s-drop-5%', field: () => ({ network: { latency: 2, dropRate: 0.05 } }) },
 ];
 
-// ------------------------------------------------------------------------------------------
-// Max-pressure over a TrafficObservation: 15 s green blocks; at each block's end the phase with
-// the highest Σ over its movements of (vehicles on the incoming lanes serving the movement −
-// vehicles on the outgoing road); on a change, phase 0 (clearance) for 5 s first.
-
-interface MpIntersection {
-  index: number;
-  /** Candidate phases (those with movements) and, per phase, its movements' in-lanes and out-lanes. */
-  phases: { phase: number; inLanes: number[]; outLanes: number[] }[];
-  current: number;
-  until: number;
-  clearing: boolean;
-}
-
-export class MaxPressure {
-  private readonly inters: MpIntersection[];
-  constructor(net: RoadNetwork) {
-    this.inters = net.intersections
-      .filter((i) => !i.virtual && i.phases.length > 1)
-      .map((inter) => ({
-        index: inter.index,
-        phases: inter.phases
-          .filter((p) => p.movements.length > 0)
-          .map((p) => {
-            const inLanes: number[] = [];
-            const outLanes: number[] = [];
-            for (const local of p.movements) {
-              const m = net.movements[inter.movements[local]];
-              const lanes = new Set(m.laneLinks.map((k) => net.laneLinks[k].fromLane));
-              inLanes.push(...lanes);
-              outLanes.push(...net.roads[m.toRoad].lanes);
-            }
-            return { phase: p.index, inLanes, outLanes };
-          }),
-        current: 0,
-        until: 0,
-        clearing: false,
-      }));
-  }
-
-  /** Sets phases for the coming step from an observation at time `t`. */
-  control(engine: Engine, obs: TrafficObservation, t: number): void {
-    const v = obs.laneVehicles;
-    for (const it of this.inters) {
-      if (t < it.until) continue;
-      if (it.clearing) {
-        it.clearing = false;
-        engine.setPhase(it.index, it.current);
-        it.until = t + 15;
-        continue;
-      }
-      let best = it.current;
-      let bestP = -Infinity;
-      for (const p of it.phases) {
-        let pressure = 0;
-        for (const l of p.inLanes) pressure += v[l];
-        for (const l of p.outLanes) pressure -= v[l];
-        if (pressure > bestP) {
-          bestP = pressure;
-          best = p.phase;
-        }
-      }
-      if (best === it.current) {
-        it.until = t + 15;
-        continue;
-      }
-      it.current = best;
-      it.clearing = true;
-      engine.setPhase(it.index, 0);
-      it.until = t + 5;
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------------------
-
 interface Loaded {
   net: RoadNetwork;
   flows: Flow[];
@@ -194,16 +118,19 @@ class TruthTurning {
   }
 }
 
+/** The controller both runs use: the registry's max-pressure, on the truth or on the twin. */
+function maxPressure(net: RoadNetwork, observation?: ObservationSourceFactory): ControllerInstance {
+  return CONTROLLERS.maxpressure.create(net, { observation });
+}
+
 function runTruth(data: Loaded, duration: number): number {
-  const engine = new Engine(data.net, data.flows, { signalMode: 'external' });
-  const truth = new TruthObserver(engine);
-  const mp = new MaxPressure(data.net);
+  const ctl = maxPressure(data.net);
+  const engine = new Engine(data.net, data.flows, { signalMode: ctl.signalMode });
   const steps = Math.round(duration / engine.dt);
-  mp.control(engine, truth.observe(), 0);
   for (let s = 0; s < steps; s++) {
+    ctl.beforeStep?.(engine);
     engine.step();
-    truth.update();
-    mp.control(engine, truth.observe(), engine.time);
+    ctl.afterStep?.(engine);
   }
   return engine.averageTravelTime();
 }
@@ -211,12 +138,18 @@ function runTruth(data: Loaded, duration: number): number {
 function runScenario(network: string, data: Loaded, sc: Scenario, duration: number, attTruth: number): { result: ScenarioResult; extra: ScenarioExtra } {
   const cpu0 = process.cpuUsage();
   const { net } = data;
-  const engine = new Engine(net, data.flows, { signalMode: 'external' });
   const layout = buildSensorLayout(net);
   const fieldConfig = sc.field(layout, 1);
-  const field = new Field(engine, layout, { seed: 7, ...fieldConfig });
-  const twin = new TwinState(net, layout);
-  const mp = new MaxPressure(net);
+  // The one switch: the same controller, reading the twin's estimate from the field's sensors.
+  let sensed: SensedObserver | null = null;
+  const ctl = maxPressure(net, sensedObservation({ layout, field: { seed: 7, ...fieldConfig } }, (o) => (sensed = o)));
+  const engine = new Engine(net, data.flows, { signalMode: ctl.signalMode });
+  // The source is made on the first step; take one step so that the sensors and the twin exist.
+  ctl.beforeStep?.(engine);
+  engine.step();
+  ctl.afterStep?.(engine);
+  if (!sensed) throw new Error('max-pressure did not create its observation source');
+  const { field, twin } = sensed as SensedObserver;
   const turning = new TruthTurning(engine);
   const steps = Math.round(duration / engine.dt);
   const nL = net.lanes.length;
@@ -240,14 +173,13 @@ function runScenario(network: string, data: Loaded, sc: Scenario, duration: numb
       for (const m of inter.movements) byRoad.set(net.movements[m].fromRoad, [...(byRoad.get(net.movements[m].fromRoad) ?? []), m]);
       return [...byRoad.values()];
     });
-  mp.control(engine, twin.observe(), 0);
-  for (let s = 0; s < steps; s++) {
+  turning.update();
+  for (let s = 1; s < steps; s++) {
+    ctl.beforeStep?.(engine);
     engine.step();
+    ctl.afterStep?.(engine);
     turning.update();
     const t = engine.time;
-    const messages = field.afterStep();
-    twin.ingest({ messages }, Math.round(t * 1000));
-    twin.advance(t);
     if (shadow) {
       shadow.observe();
       for (const f of faults) {
@@ -256,10 +188,9 @@ function runScenario(network: string, data: Loaded, sc: Scenario, duration: numb
         if (at === Math.round(f.onset) + 120) crossedAfter.set(f.detector, shadow.total[f.detector]);
       }
     }
-    const obs = twin.observe();
-    mp.control(engine, obs, t);
     const k = s + 1;
     if (k % Math.round(10 / engine.dt) === 0) {
+      const obs = twin.observe();
       engine.laneCounts(trueVehicles, trueQueue);
       for (let l = 0; l < nL; l++) {
         absErr += Math.abs(obs.laneVehicles[l] - trueVehicles[l]);
@@ -338,7 +269,12 @@ function runScenario(network: string, data: Loaded, sc: Scenario, duration: numb
       lost: field.lost,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       falseFlags: flags.filter((f) => !faultBy.has(f.sensorId)).map((f) => `${f.sensorId} at ${f.at} s: ${f.reason}: ${f.detail}`),
-      missed: faults.filter((f) => !flaggedIds.has(layout.detectors[f.detector].id)).map((f) => `${layout.detectors[f.detector].id} ${f.type} (rate ${f.rate}) from ${f.onset} s`),
+      missed: faults
+        .filter((f) => !flaggedIds.has(layout.detectors[f.detector].id))
+        .map((f) => {
+          const crossed = (shadow?.total[f.detector] ?? 0) - (crossedAtOnset.get(f.detector) ?? 0);
+          return `${layout.detectors[f.detector].id} ${f.type} (rate ${f.rate}) from ${f.onset} s; ${crossed} vehicles crossed it since`;
+        }),
     },
   };
 }

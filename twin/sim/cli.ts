@@ -1,10 +1,11 @@
 /**
- * `npm run sim -- --roadnet FILE --flow FILE [--controller fixed] [--phases 1,2,3,4] [--duration 3600] [--seed 0] [--json]`
+ * `npm run sim -- --roadnet FILE --flow FILE [--controller fixed] [--phases 1,2,3,4] [--observe truth|twin] [--duration 3600] [--seed 0] [--json]`
  * `npm run sim -- --grid 30x30 [...]`
  * `npm run sim -- --list-controllers`
  *
  * Runs the simulation on a CityFlow roadnet + flow pair, on a synthetic grid at a realistic
- * peak demand, or on the demo city when neither is given. With --json, exactly one JSON object goes to stdout; progress and logs go to stderr.
+ * peak demand, or on the demo city when neither is given. `--observe twin` makes the controller read
+ * the twin's estimate from simulated sensor messages instead of the field's truth. With --json, exactly one JSON object goes to stdout; progress and logs go to stderr.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -14,6 +15,7 @@ import { runSimulation } from './runSimulation.ts';
 import { CONTROLLERS, DEFAULT_CONTROLLER, controllerNames } from '../../signal-controllers/registry.ts';
 import { PhaseSelectionError } from '../../signal-controllers/plans.ts';
 import { ClearanceOverrideError } from '../../signal-controllers/clearance.ts';
+import { OBSERVATION_SOURCES, observationSource } from '../../signal-controllers/observation.ts';
 
 const ArgsSchema = z.object({
   roadnet: z.string().optional(),
@@ -23,6 +25,7 @@ const ArgsSchema = z.object({
     .optional(),
   flow: z.string().optional(),
   controller: z.string().default(DEFAULT_CONTROLLER),
+  observe: z.enum(OBSERVATION_SOURCES).default('truth'),
   phases: z
     .string()
     .regex(/^\d+(,\d+)*$/, 'expected phase indices, e.g. 1,2,3,4')
@@ -55,6 +58,7 @@ function main(): void {
         grid: { type: 'string' },
         flow: { type: 'string' },
         controller: { type: 'string' },
+        observe: { type: 'string' },
         phases: { type: 'string' },
         duration: { type: 'string' },
         seed: { type: 'string' },
@@ -104,10 +108,10 @@ function main(): void {
   }
   const { network, flows } = loaded;
   const tty = process.stderr.isTTY && !args.json;
-  if (!args.json) process.stderr.write(`${name}: ${network.intersections.filter((i) => !i.virtual).length} signalised intersections, ${flows.length} flows, controller ${args.controller}\n`);
+  if (!args.json) process.stderr.write(`${name}: ${network.intersections.filter((i) => !i.virtual).length} signalised intersections, ${flows.length} flows, controller ${args.controller} on the ${args.observe === 'twin' ? "twin's estimate" : 'truth'}\n`);
   let ctl;
   try {
-    ctl = controller.create(network, { phases: args.phases });
+    ctl = controller.create(network, { phases: args.phases, observation: observationSource(args.observe) });
   } catch (e) {
     if (e instanceof PhaseSelectionError || e instanceof ClearanceOverrideError) fail(e.message);
     throw e;
@@ -130,6 +134,7 @@ function main(): void {
   const out = {
     network: name,
     controller: args.controller,
+    observe: args.observe,
     ...(args.phases ? { phases: args.phases } : {}),
     seed: args.seed,
     ...summary,
