@@ -47,7 +47,7 @@ export const CONTROLLERS: Record<string, ControllerFactory> = {
   maxpressure: policyController('max-pressure in 15 s blocks, clearance on a change (targets.md)', (net, o) => maxPressurePolicy(net, o)),
   webster: policyController("Webster's cycle and splits, re-planned every cycle from measured demand", (net, o) => websterPolicy(net, o)),
   actuated: policyController('fully actuated: gap-out / max-out from detector calls derived from the observation', (net, o) => actuatedPolicy(net, o)),
-  'latency-feedback': policyController('green shares held against a delay target by the latency-feedback law', (net, o) => latencyFeedbackPolicy(net, o)),
+  'latency-feedback': policyController('green shares held against a delay target by the latency-feedback law; each share a budget run with gap-out, empty phases skipped, dual-ring hand-over', (net, o) => latencyFeedbackPolicy(net, o)),
   'forecast-aware': policyController('adaptive on arrivals predicted over a short horizon (Miller extension, longest-waiting next phase)', (net, o) =>
     forecastAwarePolicy(net, o),
   ),
