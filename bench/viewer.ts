@@ -2,6 +2,7 @@
  * Frame times of the 3D viewer in headless Chromium against the real service.
  *
  *   npm run build:viewer && npm run bench:viewer [-- --seconds 10 --speed 100 --warmup 2400 --width 1280 --height 800 --labels --json]
+ *   npm run bench:viewer -- --network grid:30x30 --vehicles 5000 --speed 20   (the large city)
  *
  * Starts the service (demo city, temporary database, SPEED simulated s per wall s), signs in,
  * waits until the simulation reaches --warmup seconds (the demo's morning peak is near 2,700 s),
@@ -26,6 +27,10 @@ const { values: args } = parseArgs({
     /** Page query string, e.g. quality=high (MSAA even on a software rasteriser). */
     query: { type: 'string', default: '' },
     labels: { type: 'boolean', default: false },
+    /** The service's NETWORK: demo or grid:ROWSxCOLS. */
+    network: { type: 'string', default: 'demo' },
+    /** With a network other than the demo: wait until this many vehicles are drawn instead of --warmup. */
+    vehicles: { type: 'string', default: '5000' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -49,7 +54,21 @@ const width = Number(args.width);
 const height = Number(args.height);
 
 const loadAtStart = loadavg()[0];
-const svc = await startBrowserService({ SPEED: args.speed });
+const large = args.network !== 'demo';
+// The large city: only the field and its stream are wanted; the twin's sensors, planner and
+// forecasts would compete with the browser for the same cores and say nothing about drawing.
+const svc = await startBrowserService(
+  large ? { SPEED: args.speed, NETWORK: args.network, MAX_STREAMED_VEHICLES: String(Math.max(5000, Number(args.vehicles))), SENSORS: '0', PLANNER: '0', EDGES: '0', FORECAST: '0', FIELD: '0' } : { SPEED: args.speed },
+);
+if (large) {
+  // Fill the city first, as fast as the engine goes (every tick hook runs: edge controllers,
+  // twin, streams), then let the clock run in real time at SPEED.
+  const want = Number(args.vehicles);
+  const t0 = performance.now();
+  while (svc.runtime.engine.runningCount < want && svc.runtime.engine.time < 7200) await svc.runtime.tick();
+  log(`bench:viewer: ${args.network}: ${svc.runtime.engine.runningCount} vehicles running at simulation time ${Math.round(svc.runtime.engine.time)} s (filled in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  svc.runtime.start();
+}
 const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width, height } });
@@ -60,8 +79,14 @@ try {
   });
   await signIn(page, `${svc.url}/${args.query ? `?${args.query}` : ''}`, ADMIN_TOKEN);
   await page.waitForFunction(() => (window.__viewerStats?.vehiclesDrawn ?? 0) > 0, null, { timeout: 60_000 });
-  log(`bench:viewer: signed in; waiting for simulation time ${warmup} s (SPEED ${args.speed})…`);
-  await page.waitForFunction((t) => (window.__viewerStats?.simTime ?? 0) >= t, warmup, { timeout: Math.max(60_000, (warmup / Number(args.speed)) * 2000 + 30_000), polling: 500 });
+  if (large) {
+    const want = Number(args.vehicles);
+    log(`bench:viewer: signed in to ${args.network}; waiting for ${want} vehicles drawn (SPEED ${args.speed})…`);
+    await page.waitForFunction((n) => (window.__viewerStats?.vehiclesDrawn ?? 0) >= n, want, { timeout: 120_000, polling: 1000 });
+  } else {
+    log(`bench:viewer: signed in; waiting for simulation time ${warmup} s (SPEED ${args.speed})…`);
+    await page.waitForFunction((t) => (window.__viewerStats?.simTime ?? 0) >= t, warmup, { timeout: Math.max(60_000, (warmup / Number(args.speed)) * 2000 + 30_000), polling: 500 });
+  }
   if (args.labels) await page.keyboard.press('l');
   await page.waitForTimeout(1000);
   const before = await page.evaluate(() => window.__viewerStats!.snapshot());

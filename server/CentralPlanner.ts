@@ -9,14 +9,16 @@ import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { makePlan } from '../signal-controllers/plans.ts';
 import { controlSites, type Site } from '../signal-controllers/policies/sites.ts';
-import { SATURATION_FLOW, criticalRatios, planPhases, websterTiming } from '../signal-controllers/policies/webster.ts';
 import type { PlanTemplate } from '../signal-controllers/plans.ts';
+import { computePlanJob, planTemplateOf, type PlanJob, type PlanResult } from '../signal-controllers/rtas/planJob.ts';
 import type { PlanStore } from './PlanStore.ts';
+
+/** Runs a plan job somewhere (RTAS: on the node it placed the intersection's plan task on); null when it failed. */
+export type PlanJobRunner = (job: PlanJob) => Promise<PlanResult | null>;
 
 interface PlannedSite {
   site: Site;
   template: PlanTemplate;
-  lost: number[];
   departures: Float64Array;
   lastGreens: number[] | null;
 }
@@ -38,11 +40,12 @@ export class CentralPlanner {
     net: RoadNetwork,
     private readonly plans: PlanStore,
     private readonly options: PlannerOptions = { interval: 300, minChange: 0.1 },
+    /** Where plan jobs run (RTAS); without one the planner computes them itself. */
+    private readonly runner: PlanJobRunner | null = null,
+    /** Told of every plan published: which node computed it. */
+    private readonly onPublished: (intersection: string, version: number, node: string) => void = () => {},
   ) {
-    this.sites = controlSites(net).sites.map((site) => {
-      const template = planPhases(site, false);
-      return { site, template, lost: template.yellow.map((y, k) => y + template.allRed[k]), departures: new Float64Array(net.movements.length), lastGreens: null };
-    });
+    this.sites = controlSites(net).sites.map((site) => ({ site, template: planTemplateOf(site).template, departures: new Float64Array(net.movements.length), lastGreens: null }));
   }
 
   /**
@@ -57,23 +60,38 @@ export class CentralPlanner {
     const span = now - this.windowStart;
     if (span < this.options.interval) return;
     this.windowStart = now;
+    const round: Promise<void>[] = [];
     for (const p of this.sites) {
       const local = p.site.safety.globalMovement;
-      const flow = Float64Array.from(local, (g) => p.departures[g] / span);
+      const flow = Array.from(local, (g) => p.departures[g] / span);
       p.departures.fill(0);
-      const w = websterTiming(criticalRatios(p.template, p.site, flow, SATURATION_FLOW), p.lost);
-      const greens = w.greens.map((g) => Math.round(Math.max(7, g)));
-      if (p.lastGreens && greens.every((g, k) => Math.abs(g - p.lastGreens![k]) <= this.options.minChange * p.lastGreens![k])) continue;
-      const plan = makePlan(p.template, { control: 'fixed-time', green: greens, minGreen: 7, maxGreen: 90 });
-      const r = await this.plans.publish(
-        { ...plan, basis: { sensorTime } },
-        'system:central-planner',
-        `Webster from the twin's measured demand over ${Math.round(span)} s (Y = ${w.Y.toFixed(2)}, cycle ${Math.round(w.cycle)} s)`,
-      );
-      if (r.ok) {
-        p.lastGreens = greens;
-        this.published++;
+      const job: PlanJob = { id: `${p.site.safety.id}@${Math.round(now)}`, cls: 'plan', intersection: p.site.safety.id, flow, sensorTime };
+      if (!this.runner) {
+        const t0 = performance.now();
+        const r = computePlanJob(p.site, flow);
+        await this.publishGreens(p, { node: 'centre', greens: r.greens, cycle: r.cycle, computeMs: performance.now() - t0 }, span, sensorTime);
+      } else {
+        // Jobs run on their nodes concurrently; the field's clock does not wait for them.
+        round.push(this.runner(job).then((r) => (r ? this.publishGreens(p, r, span, sensorTime) : undefined)));
       }
+    }
+    if (round.length) void Promise.allSettled(round);
+  }
+
+  private async publishGreens(p: PlannedSite, r: PlanResult, span: number, sensorTime: number): Promise<void> {
+    const greens = r.greens;
+    if (greens.length !== p.template.phaseIds.length) return;
+    if (p.lastGreens && greens.every((g, k) => Math.abs(g - p.lastGreens![k]) <= this.options.minChange * p.lastGreens![k])) return;
+    const plan = makePlan(p.template, { control: 'fixed-time', green: greens, minGreen: 7, maxGreen: 90 });
+    const res = await this.plans.publish(
+      { ...plan, basis: { sensorTime, computedBy: r.node } },
+      'system:central-planner',
+      `Webster from the twin's measured demand over ${Math.round(span)} s (cycle ${Math.round(r.cycle)} s), computed on ${r.node}`,
+    );
+    if (res.ok) {
+      p.lastGreens = greens;
+      this.published++;
+      this.onPublished(p.site.safety.id, res.current.version, r.node);
     }
   }
 }

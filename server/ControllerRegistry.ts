@@ -27,6 +27,11 @@ export const ControllerStateSchema = z.object({
   intersections: z.array(IntersectionStateSchema).min(1),
   /** Control-loop latency of the last applied plan (sensor reading → applied), ms. */
   lastLoopLatencyMs: z.number().nonnegative().nullable().optional(),
+  /** Central plans applied since the last heartbeat answered, each with its control-loop latency (field-clock ms). */
+  applied: z
+    .array(z.object({ intersection: z.string().min(1), version: z.number().int().positive(), loopLatencyMs: z.number().nonnegative() }))
+    .max(256)
+    .optional(),
 });
 export type ControllerState = z.infer<typeof ControllerStateSchema>;
 
@@ -39,6 +44,7 @@ export interface ControllerInfo {
 }
 
 export class ControllerRegistry {
+  private readonly listeners: ((id: string, state: ControllerState, atMs: number) => void)[] = [];
   private readonly known = new Map<string, { intersections: string[]; lastSeen: number | null; state: ControllerState | null }>();
 
   constructor(
@@ -63,6 +69,11 @@ export class ControllerRegistry {
       .onConflictDoUpdate({ target: controllers.id, set: { intersections, lastHeartbeatAt: new Date(this.now()) } });
   }
 
+  /** Called on every heartbeat as it arrives (the scheduler's failure detector, the loop-latency metric). */
+  onHeartbeat(fn: (id: string, state: ControllerState, atMs: number) => void): void {
+    this.listeners.push(fn);
+  }
+
   isRegistered(id: string): boolean {
     return this.known.has(id);
   }
@@ -71,6 +82,7 @@ export class ControllerRegistry {
     const c = this.known.get(id);
     if (!c) throw new Error(`controller ${id} is not registered`);
     c.lastSeen = this.now();
+    for (const l of this.listeners) l(id, state, c.lastSeen);
     c.state = state;
     const at = new Date(c.lastSeen);
     await this.db.update(controllers).set({ lastHeartbeatAt: at, state }).where(eq(controllers.id, id));

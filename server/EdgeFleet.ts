@@ -10,6 +10,7 @@ import { EdgeController, type EdgeTiming } from '../signal-controllers/edge/Edge
 import { safetyModels } from '../signal-controllers/fieldSignals.ts';
 import { fixedTimePolicy } from '../signal-controllers/policies/fixedTime.ts';
 import type { AuthService } from './auth/AuthService.ts';
+import { FieldCabinets } from './FieldCabinets.ts';
 
 interface Member {
   intersection: number;
@@ -20,6 +21,9 @@ interface Member {
 
 export class EdgeFleet {
   private readonly members: Member[] = [];
+  private readonly byIndex = new Map<number, Member>();
+  /** The field's cabinets: the heads follow a live edge process, else these standby controllers. */
+  readonly cabinets: FieldCabinets;
 
   /**
    * `timing` is in field seconds. The agents hear from the centre about once a wall second
@@ -35,8 +39,12 @@ export class EdgeFleet {
     for (const c of fixedTimePolicy(net).controllers) {
       const inter = net.intersections[c.intersection];
       const controller = new EdgeController([{ safety: safety.get(c.intersection)!, fallback: c.plan }], engine.time, timing);
-      this.members.push({ intersection: inter.index, id: inter.id, controller, agent: null });
+      const m = { intersection: inter.index, id: inter.id, controller, agent: null };
+      this.members.push(m);
+      this.byIndex.set(inter.index, m);
     }
+    // An edge process silent for 1.5 wall seconds (its reports come several times a second) no longer drives its heads.
+    this.cabinets = new FieldCabinets(this.members.map((m) => safety.get(m.intersection)!), engine, Math.max(2, 1.5 * speed), speed);
   }
 
   get agents(): EdgeAgent[] {
@@ -57,13 +65,26 @@ export class EdgeFleet {
     await Promise.all(this.agents.map((a) => a.start()));
   }
 
-  /** Runs every edge controller to the field's time and sets the heads (before each field step). */
+  /**
+   * Runs every in-process edge controller to the field's time and sets the heads (before each
+   * field step) through the cabinets, which give an intersection to its edge process while one
+   * reports and to the in-process controller (standby) otherwise.
+   */
   tick(): void {
     const now = this.engine.time;
-    for (const m of this.members) {
-      m.controller.tick(now);
-      for (const r of m.controller.runners.values()) this.engine.lights.setMovements(m.intersection, r.available(), r.shownPhase());
-    }
+    for (const m of this.members) m.controller.tick(now);
+    this.cabinets.apply(this.standby);
+  }
+
+  private readonly standby = {
+    available: (intersection: number) => this.runnerOf(intersection).available(),
+    shown: (intersection: number) => this.runnerOf(intersection).shownPhase(),
+  };
+
+  private runnerOf(intersection: number) {
+    const m = this.byIndex.get(intersection);
+    if (!m) throw new RangeError(`no edge controller for intersection ${intersection}`);
+    return m.controller.runners.get(m.id)!;
   }
 
   stop(): void {

@@ -24,6 +24,13 @@ import { planRoutes } from './api/routes/plans.ts';
 import { buildSensorLayout } from '../twin/sensors/SensorLayout.ts';
 import { TwinState } from '../twin/state/TwinState.ts';
 import { ingestRoutes } from './api/routes/ingest.ts';
+import { fieldRoutes } from './api/routes/field.ts';
+import { rtasRoutes } from './api/routes/rtas.ts';
+import { DEFAULT_RTAS_CONFIG, RtasScheduler } from './RtasScheduler.ts';
+import { controlSites } from '../signal-controllers/policies/sites.ts';
+import { intersectionRoutes } from './api/routes/intersections.ts';
+import { AlertMonitor } from './AlertMonitor.ts';
+import { IntersectionHistory } from './IntersectionHistory.ts';
 import { CentralPlanner } from './CentralPlanner.ts';
 import { EdgeFleet } from './EdgeFleet.ts';
 import { IngestService } from './IngestService.ts';
@@ -31,11 +38,23 @@ import { SensorFeed } from './SensorFeed.ts';
 import { Metrics } from './Metrics.ts';
 import { PlanStore } from './PlanStore.ts';
 import { StreamHub } from './streams/StreamHub.ts';
+import { IngestSocket, INGEST_SOCKET_ACCESS, INGEST_SOCKET_PATH } from './streams/IngestSocket.ts';
+import { UNDOCUMENTED_ROUTES } from './api/http.ts';
+import type { Hono } from 'hono';
+import type { AppEnv } from './api/http.ts';
 import { TwinRuntime } from './TwinRuntime.ts';
+import { ForecastService } from './ForecastService.ts';
+import { WhatIfService } from './WhatIfService.ts';
+import { whatifRoutes } from './api/routes/whatif.ts';
+import { EmergencyService, emergencyReserveFlow } from './EmergencyService.ts';
+import { PreemptionBoard } from './PreemptionBoard.ts';
+import { emergencyRoutes } from './api/routes/emergency.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface RunningService {
+  whatif: WhatIfService;
+  emergency: EmergencyService;
   server: Server;
   port: number;
   url: string;
@@ -49,8 +68,12 @@ export interface RunningService {
   ingest: IngestService;
   planner: CentralPlanner;
   feed: SensorFeed | null;
+  /** Congestion forecasts per road (null when FORECAST=0). */
+  forecasts: ForecastService | null;
   /** Token printed on first start (null when an admin already existed or ADMIN_TOKEN was given). */
   generatedAdminToken: string | null;
+  /** The Hono app (its `routes` list every route, for the role test). */
+  app: Hono<AppEnv>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +86,9 @@ export async function startService(config: Config): Promise<RunningService> {
 
   const city = loadCity(config.NETWORK, config.SEED);
   const network = importRoadnet(city.roadnet, `${city.name} roadnet`);
-  const flows = importFlows(city.flows, network, 'demo city flows');
+  // Plus one flow that never spawns: emergency vehicles are put into the field with its parameters.
+  const reserveFlow = city.flows.length > 0 ? city.flows.length : null;
+  const flows = importFlows(reserveFlow === null ? city.flows : [...city.flows, emergencyReserveFlow(city.flows[0].route)], network, 'demo city flows');
   await database.db
     .insert(networks)
     .values({ id: 'current', name: city.name, roadnet: city.roadnet })
@@ -89,7 +114,22 @@ export async function startService(config: Config): Promise<RunningService> {
   const ingest = new IngestService(database.db, twin, metrics, () => runtime.engine.time * 1000);
   await ingest.recover();
   runtime.onTick((e) => twin.advance(e.time));
-  const planner = new CentralPlanner(network, plans, { interval: config.PLAN_INTERVAL, minChange: 0.1 });
+  // The viewer's panels: an hour of queue and delay per intersection, and alerts with a place.
+  const history = new IntersectionHistory(network, twin);
+  const alerts = new AlertMonitor(network, layout, { sensorFlags: () => twin.sensorFlags(), laneQueue: () => twin.observe().laneQueue, controllers: () => controllers.list() });
+  let alertsAt = -Infinity;
+  runtime.onTick((e) => {
+    history.record(e.time);
+    if (e.time - alertsAt >= 2) {
+      alertsAt = e.time;
+      alerts.update(e.time);
+    }
+  });
+  // RTAS places each intersection's plan computation on a compute node (the centre, or an edge agent that takes jobs).
+  const rtas = new RtasScheduler(new Map(controlSites(network).sites.map((x) => [x.safety.id, x])), { ...DEFAULT_RTAS_CONFIG, speed: config.SPEED }, metrics);
+  controllers.onHeartbeat((id, state, at) => rtas.heartbeat(id, state, at));
+  rtas.start();
+  const planner = new CentralPlanner(network, plans, { interval: config.PLAN_INTERVAL, minChange: 0.1 }, (job) => rtas.run(job), (i, v, node) => rtas.published(i, v, node));
   if (config.PLANNER === '1') {
     runtime.onTick(async (e) => {
       if (Math.round(e.time) % 60 === 0) await planner.update(twin.observe(), e.time, ingest.latestReadingMs / 1000);
@@ -113,7 +153,33 @@ export async function startService(config: Config): Promise<RunningService> {
     }),
   );
   hub.register('vehicles', runtime.vehiclesSource());
+  // Congestion forecasts from the twin's estimate, refreshed each simulated minute; the model
+  // loads (or later trains) in the background so the start is not held up.
+  let forecasts: ForecastService | null = null;
+  if (config.FORECAST === '1') {
+    const fs = new ForecastService({ network, networkName: city.name, db: database.db, observe: () => twin.observe(), clockOffsetSeconds: city.dayOffset, dir: config.FORECAST_DIR });
+    void fs.start().catch((e: unknown) => console.error('forecasts: start failed:', e));
+    runtime.onTick((e) => fs.onTick(e.time));
+    hub.register('forecasts', fs.source());
+    forecasts = fs;
+  }
+  hub.register('alerts', { snapshot: () => alerts.state(), delta: (prev, next) => (prev?.version === next.version ? null : next) });
   runtime.onAfterTick(() => hub.publish());
+  // What-if runs in worker threads, from the twin's estimate; unfinished runs of a previous process are queued again.
+  const whatif = new WhatIfService(
+    database.db,
+    audit,
+    { network, roadnet: city.roadnet, flows: city.flows, estimate: () => twin.observe() },
+    { concurrency: config.WHATIF_CONCURRENCY, onChange: (run) => hub.broadcast('whatif', { runs: [run] }) },
+  );
+  hub.register('whatif', whatif.topicSource());
+  await whatif.recover();
+  // Emergency routes on the twin's estimate; pre-emption windows go to the edges through the board.
+  const preemptions = new PreemptionBoard();
+  const emergency = new EmergencyService({ db: database.db, audit, net: network, engine: runtime.engine, observe: () => twin.observe(), board: preemptions, reserveFlow, ...(forecasts ? { forecasts: () => forecasts?.state ?? null } : {}) });
+  await emergency.load();
+  runtime.onTick((e) => emergency.afterStep(e));
+  hub.register('emergency', emergency.topic());
 
   const services: Services = {
     database,
@@ -123,7 +189,7 @@ export async function startService(config: Config): Promise<RunningService> {
     status: () => ({
       simTime: runtime.engine.time,
       tickLagSeconds: runtime.tickLagSeconds,
-      forecastBackend: null,
+      forecastBackend: forecasts?.backend ?? null,
       unsafeSignalStates: runtime.safety.unsafeStates,
     }),
     networkView: () => runtime.view,
@@ -132,12 +198,24 @@ export async function startService(config: Config): Promise<RunningService> {
     planRoutes(plans, metrics, config.POLL_RATE),
     controllerRoutes(controllers, (id) => plans.safetyOf(id) !== undefined),
     ingestRoutes(ingest, config.INGEST_RATE),
+    rtasRoutes(rtas, controllers),
+    fieldRoutes(fleet.cabinets, () => city.roadnet, () => ({ averageTravelTime: runtime.engine.averageTravelTime(), finished: runtime.engine.metrics().finished })),
+    whatifRoutes(whatif),
+    emergencyRoutes(emergency, preemptions, (id) => plans.safetyOf(id) !== undefined, config.POLL_RATE),
+    intersectionRoutes({ plans, controllers, history, alerts, simTime: () => runtime.engine.time, loopLatencySlaMs: config.LOOP_LATENCY_SLA_MS }),
   ]);
   const viewerDist = join(root, 'viewer', 'dist');
   if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));
 
   const server = createServer(getRequestListener(app.fetch));
-  server.on('upgrade', (req, socket, head) => void hub.handleUpgrade(req, socket, head));
+  // WebSocket upgrades: sensor ingest at /ws/ingest, the live streams at /ws.
+  const ingestSocket = new IngestSocket(auth, ingest, { perSecond: config.INGEST_RATE, maxInFlight: 64, maxPayload: 64 << 20 });
+  UNDOCUMENTED_ROUTES.set(`GET ${INGEST_SOCKET_PATH}`, INGEST_SOCKET_ACCESS);
+  UNDOCUMENTED_ROUTES.set('GET /ws', 'any');
+  server.on('upgrade', (req, socket, head) => {
+    if (req.url?.split('?')[0] === INGEST_SOCKET_PATH) void ingestSocket.handleUpgrade(req, socket, head);
+    else void hub.handleUpgrade(req, socket, head);
+  });
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -160,16 +238,25 @@ export async function startService(config: Config): Promise<RunningService> {
     ingest,
     planner,
     feed,
+    forecasts,
     database,
     runtime,
     hub,
     plans,
     controllers,
     generatedAdminToken,
+    app,
+    whatif,
+    emergency,
     stop: async () => {
       runtime.stop();
+      rtas.stop();
       fleet.stop();
+      preemptions.close();
+      await whatif.stop();
+      await forecasts?.stop();
       hub.close();
+      ingestSocket.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await database.close();

@@ -34,6 +34,14 @@ export const ConfigSchema = z.object({
   PLAN_INTERVAL: z.coerce.number().positive().default(300),
   /** Connect the demo's in-process edge controllers to the centre over the HTTP API (0: they run their local plans). */
   EDGES: z.enum(['0', '1']).default('1'),
+  /** Congestion forecasts per road on the 'forecasts' stream (TensorFlow.js). */
+  FORECAST: z.enum(['0', '1']).default('1'),
+  /** Also save the forecaster to / load it from this directory (it is always kept in the database). */
+  FORECAST_DIR: z.string().min(1).optional(),
+  /** What-if runs at once, each in its own worker thread (more queue). */
+  WHATIF_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
+  /** Control-loop latency target (sensor reading → plan applied at the edge, field-clock ms) the viewer checks controllers against. */
+  LOOP_LATENCY_SLA_MS: z.coerce.number().positive().default(5000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

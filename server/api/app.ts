@@ -9,7 +9,7 @@ import type { AuditLog } from '../AuditLog.ts';
 import type { Database } from '../db/Database.ts';
 import { ROLES } from '../db/schema.ts';
 import type { Metrics } from '../Metrics.ts';
-import { authenticate, errorBody, requireRole, validationHook, type AppEnv } from './http.ts';
+import { authenticate, errorBody, guard, UNDOCUMENTED_ROUTES, validationHook, type AppEnv } from './http.ts';
 import { ErrorSchema, errorResponses } from './schemas.ts';
 
 export { errorResponses };
@@ -63,6 +63,9 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
   app.notFound((c) => c.json(errorBody(`no route ${c.req.method} ${c.req.path}`), 404));
 
   // ---- unauthenticated operations endpoints
+  UNDOCUMENTED_ROUTES.set('GET /health', 'public');
+  UNDOCUMENTED_ROUTES.set('GET /metrics', 'public');
+  UNDOCUMENTED_ROUTES.set('GET /api/openapi.json', 'public');
   app.get('/health', async (c) => {
     let dbOk = false;
     try {
@@ -93,27 +96,25 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
   });
 
   app.openapi(
-    createRoute({
+    createRoute(guard('any', {
       method: 'get',
       path: '/api/network',
       summary: 'The network: intersections, roads, lanes and movements with their geometry',
-      security: [{ Bearer: [] }],
       responses: { 200: { description: 'The network', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...errorResponses },
-    }),
+    })),
     (c) => c.json(services.networkView() as Record<string, unknown>, 200),
   );
 
   app.openapi(
-    createRoute({
+    createRoute(guard('any', {
       method: 'get',
       path: '/api/me',
       summary: 'Who the token belongs to (a cheap token check)',
-      security: [{ Bearer: [] }],
       responses: {
         200: { description: 'The caller', content: { 'application/json': { schema: z.object({ name: z.string(), role: RoleSchema, intersections: z.array(z.string()) }) } } },
         ...errorResponses,
       },
-    }),
+    })),
     (c) => {
       const u = c.get('user');
       return c.json({ name: u.name, role: u.role, intersections: u.intersections }, 200);
@@ -121,21 +122,18 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
   );
 
   const UserSchema = z.object({ id: z.number(), name: z.string(), role: RoleSchema, intersections: z.array(z.string()) }).openapi('User');
-  app.use('/api/users', requireRole());
-  app.use('/api/users/*', requireRole());
   app.openapi(
-    createRoute({
+    createRoute(guard([], {
       method: 'post',
       path: '/api/users',
       summary: 'Create a user with a role; returns its bearer token once (admin)',
-      security: [{ Bearer: [] }],
       request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: z.object({ user: UserSchema, token: z.string() }) } } },
         409: { description: 'Name taken', content: { 'application/json': { schema: ErrorSchema } } },
         ...errorResponses,
       },
-    }),
+    })),
     async (c) => {
       const body = c.req.valid('json');
       const existing = (await services.auth.list()).find((u) => u.name === body.name);
@@ -146,31 +144,29 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
     },
   );
   app.openapi(
-    createRoute({
+    createRoute(guard([], {
       method: 'get',
       path: '/api/users',
       summary: 'List users (admin)',
-      security: [{ Bearer: [] }],
       responses: { 200: { description: 'Users', content: { 'application/json': { schema: z.object({ users: z.array(UserSchema.extend({ revoked: z.boolean() })) }) } } }, ...errorResponses },
-    }),
+    })),
     async (c) => {
       const list = await services.auth.list();
       return c.json({ users: list.map(({ createdAt: _c, ...u }) => u) }, 200);
     },
   );
   app.openapi(
-    createRoute({
+    createRoute(guard([], {
       method: 'delete',
       path: '/api/users/{name}',
       summary: "Revoke a user's token (admin)",
-      security: [{ Bearer: [] }],
       request: { params: z.object({ name: z.string().min(1) }) },
       responses: {
         200: { description: 'Revoked', content: { 'application/json': { schema: z.object({ revoked: z.string() }) } } },
         404: { description: 'No such user', content: { 'application/json': { schema: ErrorSchema } } },
         ...errorResponses,
       },
-    }),
+    })),
     async (c) => {
       const { name } = c.req.valid('param');
       if (!(await services.auth.revoke(name))) return c.json(errorBody(`no user ${name}`), 404);
@@ -179,16 +175,14 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
     },
   );
 
-  app.use('/api/audit', requireRole('engineer'));
   app.openapi(
-    createRoute({
+    createRoute(guard(['engineer'], {
       method: 'get',
       path: '/api/audit',
       summary: 'Recent audit entries (admin, engineer)',
-      security: [{ Bearer: [] }],
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), target: z.string().optional() }) },
       responses: { 200: { description: 'Entries, newest first', content: { 'application/json': { schema: z.object({ entries: z.array(z.object({}).passthrough()) }) } } }, ...errorResponses },
-    }),
+    })),
     async (c) => {
       const { limit, target } = c.req.valid('query');
       return c.json({ entries: await services.audit.recent(limit, target) }, 200);

@@ -26,10 +26,31 @@ export function newToken(): string {
 
 export class AuthService {
   private readonly cache = new Map<string, AuthUser | null>();
+  /**
+   * Tokens seen recently → their user, so a poll costs one map lookup (no hash, no promise).
+   * Bounded, and cleared with `cache` on every change to users.
+   */
+  private readonly recent = new Map<string, AuthUser>();
 
   constructor(private readonly db: Db) {}
 
+  /** The user of a token seen recently, without touching the database; undefined if not known. */
+  cached(token: string): AuthUser | undefined {
+    return this.recent.get(token);
+  }
+
   async authenticate(token: string): Promise<AuthUser | null> {
+    const known = this.recent.get(token);
+    if (known) return known;
+    const user = await this.lookup(token);
+    if (user) {
+      if (this.recent.size >= 10_000) this.recent.clear();
+      this.recent.set(token, user);
+    }
+    return user;
+  }
+
+  private async lookup(token: string): Promise<AuthUser | null> {
     const h = hashToken(token);
     const hit = this.cache.get(h);
     if (hit !== undefined) return hit;
@@ -59,12 +80,14 @@ export class AuthService {
     if (!existing) return (await this.createUser(name, role, intersections, token)).token;
     await this.db.update(users).set({ role, intersections, tokenHash: hashToken(token), revoked: false }).where(eq(users.id, existing.id));
     this.cache.clear();
+    this.recent.clear();
     return token;
   }
 
   async revoke(name: string): Promise<boolean> {
     const rows = await this.db.update(users).set({ revoked: true }).where(eq(users.name, name)).returning();
     this.cache.clear();
+    this.recent.clear();
     return rows.length > 0;
   }
 
@@ -83,6 +106,7 @@ export class AuthService {
       if (token && existing.tokenHash !== hashToken(token)) {
         await this.db.update(users).set({ tokenHash: hashToken(token), revoked: false }).where(eq(users.id, existing.id));
         this.cache.clear();
+        this.recent.clear();
       }
       return null;
     }

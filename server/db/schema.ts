@@ -132,8 +132,18 @@ export const whatifRuns = pgTable('whatif_runs', {
   id: text('id').primaryKey(),
   createdBy: text('created_by').notNull(),
   status: text('status').notNull(),
+  /** The scenario as run, its start state resolved (the twin's estimate frozen when accepted). */
   scenario: jsonb('scenario').notNull(),
+  /** KPIs and comparisons (no replay: that is kept apart, it is large and read rarely). */
   result: jsonb('result'),
+  name: text('name'),
+  /** Share of the work done, 0–1 (written at status changes; live progress is in memory). */
+  progress: doublePrecision('progress').notNull().default(0),
+  /** Why a run failed or was cancelled. */
+  error: text('error'),
+  /** Times a run was started (a run interrupted by restarts again and again is given up). */
+  attempts: integer('attempts').notNull().default(0),
+  replay: jsonb('replay'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

@@ -6,6 +6,7 @@
  */
 import { TimingPlanSchema } from '../TimingPlan.ts';
 import type { EdgeController } from './EdgeController.ts';
+import { PreemptionLink } from './PreemptionLink.ts';
 
 export interface EdgeAgentOptions {
   server: string;
@@ -14,6 +15,8 @@ export interface EdgeAgentOptions {
   controller: EdgeController;
   /** The controller's clock (s). */
   now: () => number;
+  /** The field's clock as the edge knows it (s), for latencies against sensor timestamps; default `now`. */
+  fieldNow?: () => number;
   /** The wire to the signal heads: which movements (local index) may go, and the phase shown. */
   heads?: (intersection: string, available: Uint8Array, shownPhase: number) => void;
   /** Long-poll wait (s). */
@@ -33,7 +36,12 @@ export class EdgeAgent {
   private readonly etags = new Map<string, string>();
   private readonly aborts = new Set<AbortController>();
   private reportTimer: NodeJS.Timeout | null = null;
+  /** Emergency pre-emption windows, polled beside the plans. */
+  private preemptions: PreemptionLink | null = null;
   private lastLoopLatencyMs: number | null = null;
+  /** Central plans applied and not yet reported, with their control-loop latency (ms, field clock). */
+  private applied: { intersection: string; version: number; loopLatencyMs: number }[] = [];
+  private readonly appliedVersion = new Map<string, number>();
   /** Successful polls, 304s and failures, for tests and operators. */
   readonly counters = { plans: 0, notModified: 0, failures: 0, refused: 0, reports: 0 };
 
@@ -47,12 +55,15 @@ export class EdgeAgent {
     this.running = true;
     await this.register();
     for (const id of this.o.controller.runners.keys()) void this.pollLoop(id);
+    this.preemptions = new PreemptionLink({ server: this.o.server, token: this.o.token, controller: this.o.controller, now: this.o.now, pollWait: this.o.pollWait, log: this.o.log });
+    this.preemptions.start();
     const every = this.o.reportEveryMs ?? 1000;
     this.reportTimer = setInterval(() => void this.report(), every);
   }
 
   stop(): void {
     this.running = false;
+    this.preemptions?.stop();
     for (const a of this.aborts) a.abort();
     this.aborts.clear();
     if (this.reportTimer) clearInterval(this.reportTimer);
@@ -126,7 +137,16 @@ export class EdgeAgent {
             if (v.ok) {
               this.counters.plans++;
               const basis = (body as PlanBasis).basis?.sensorTime;
-              if (typeof basis === 'number') this.lastLoopLatencyMs = Math.max(0, (now - basis) * 1000);
+              // A plan delivered again (after a restart of the centre) is not a new loop.
+              const seen = this.appliedVersion.get(intersection) ?? 0;
+              this.appliedVersion.set(intersection, Math.max(seen, parsed.data.version));
+              // Only a plan that arrived while this edge was waiting for it closes a control loop
+              // (the first fetch after start-up brings a plan published before the edge listened).
+              if (typeof basis === 'number' && parsed.data.version > seen && etag !== undefined) {
+                const loopLatencyMs = Math.max(0, ((this.o.fieldNow ?? this.o.now)() - basis) * 1000);
+                this.lastLoopLatencyMs = loopLatencyMs;
+                if (this.applied.length < 256) this.applied.push({ intersection, version: parsed.data.version, loopLatencyMs });
+              }
             } else {
               this.counters.refused++;
               this.o.log?.(`${intersection}: plan refused at the edge: ${v.reasons.map((x) => x.message).join('; ')}`);
@@ -159,10 +179,12 @@ export class EdgeAgent {
   private async report(): Promise<void> {
     if (!this.running) return;
     const now = this.o.now();
-    const body = { mode: this.o.controller.mode, intersections: this.o.controller.states(now), lastLoopLatencyMs: this.lastLoopLatencyMs };
+    const applied = this.applied.splice(0);
+    const body = { mode: this.o.controller.mode, intersections: this.o.controller.states(now), lastLoopLatencyMs: this.lastLoopLatencyMs, ...(applied.length ? { applied } : {}) };
     try {
       const r = await this.request(`/api/controllers/${encodeURIComponent(this.o.id)}/state`, { method: 'POST', body: JSON.stringify(body), timeoutMs: 3000 });
       await r.body?.cancel();
+      if (!r.ok) this.applied.unshift(...applied.slice(0, 256 - this.applied.length));
       if (r.ok) {
         this.counters.reports++;
         // A heartbeat answered is the centre alive, even while a long-poll is still waiting.
@@ -171,6 +193,7 @@ export class EdgeAgent {
       // The centre forgot us (e.g. it restarted on an empty database): register again.
       if (r.status === 404) await this.register();
     } catch {
+      this.applied.unshift(...applied.slice(0, 256 - this.applied.length));
       this.counters.failures++;
     }
   }

@@ -9,9 +9,10 @@
  */
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
 import type { IntersectionController } from '../policy.ts';
-import type { IntersectionSafety, Verdict } from '../SafetyValidator.ts';
+import { GREEN, validatePlan, type IntersectionSafety, type Verdict } from '../SafetyValidator.ts';
 import type { TimingPlan } from '../TimingPlan.ts';
 import { IntersectionRunner, type RunnerState } from './IntersectionRunner.ts';
+import { EdgePreemption, type PreemptionOrder, type PreemptionState, type ResumePlan } from './Preemption.ts';
 
 export type EdgeMode = 'central' | 'holding' | 'fallback';
 
@@ -32,6 +33,8 @@ export interface EdgeSite {
 
 export class EdgeController {
   readonly runners = new Map<string, IntersectionRunner>();
+  /** Emergency-vehicle pre-emption per intersection (Preemption.ts). */
+  readonly preemption = new Map<string, EdgePreemption>();
   private readonly fallbacks = new Map<string, TimingPlan>();
   private readonly central = new Map<string, TimingPlan>();
   private modeNow: EdgeMode = 'fallback';
@@ -47,6 +50,7 @@ export class EdgeController {
     for (const s of sites) {
       this.runners.set(s.safety.id, new IntersectionRunner(s.safety, s.fallback, now, s.local));
       this.fallbacks.set(s.safety.id, s.fallback);
+      this.preemption.set(s.safety.id, new EdgePreemption(s.safety));
     }
   }
 
@@ -60,7 +64,7 @@ export class EdgeController {
     if (this.modeNow === 'holding') this.modeNow = 'central';
     else if (this.modeNow === 'fallback' && this.central.size > 0) {
       // Back from fallback: the central plans take over again at their next safe boundary.
-      for (const [id, plan] of this.central) this.runners.get(id)?.offer(plan, now, true);
+      for (const [id, plan] of this.central) if (!this.preemption.get(id)?.active) this.runners.get(id)?.offer(plan, now, true);
       this.modeNow = 'central';
     }
   }
@@ -71,7 +75,8 @@ export class EdgeController {
     if (!runner) return { ok: false, reasons: [{ code: 'wrong-intersection', message: `this controller does not run ${intersection}` }] };
     const prev = this.central.get(intersection);
     if (prev && prev.version >= plan.version) return { ok: true };
-    const v = runner.offer(plan, now, true);
+    // While a pre-emption holds the signal the plan waits (checked now, run on release).
+    const v = this.preemption.get(intersection)!.active ? validatePlan(plan, runner.safety) : runner.offer(plan, now, true);
     if (!v.ok) {
       this.refusedPlans++;
       return v;
@@ -88,9 +93,29 @@ export class EdgeController {
     if (this.modeNow === 'central' && quiet > this.timing.lostAfter) this.modeNow = 'holding';
     if (this.modeNow === 'holding' && quiet > this.timing.lostAfter + this.timing.holdFor) {
       this.modeNow = 'fallback';
-      for (const [id, plan] of this.fallbacks) this.runners.get(id)!.offer(plan, now, false);
+      for (const [id, plan] of this.fallbacks) if (!this.preemption.get(id)!.active) this.runners.get(id)!.offer(plan, now, false);
     }
-    for (const r of this.runners.values()) r.tick(now, obs);
+    for (const [id, r] of this.runners) r.tick(now, obs, this.preemption.get(id)!.beforeTick(r, now, () => this.resumePlan(id)));
+  }
+
+  /** The centre's current pre-emption windows for one intersection (the whole set). */
+  receivePreemptions(intersection: string, orders: readonly PreemptionOrder[], now: number): Verdict {
+    const p = this.preemption.get(intersection);
+    if (!p) return { ok: false, reasons: [{ code: 'wrong-intersection', message: `this controller does not run ${intersection}` }] };
+    return p.replace(orders, now);
+  }
+
+  preemptionStates(now: number): PreemptionState[] {
+    return [...this.preemption.entries()].flatMap(([id, p]) => {
+      const r = this.runners.get(id)!;
+      return p.states(now, (m) => r.machine.light(m) === GREEN);
+    });
+  }
+
+  /** What runs after a pre-emption: the central plan unless the controller is in fallback. */
+  private resumePlan(intersection: string): ResumePlan {
+    const central = this.central.get(intersection);
+    return central && this.modeNow !== 'fallback' ? { plan: central, central: true } : { plan: this.fallbacks.get(intersection)!, central: false };
   }
 
   states(now: number): RunnerState[] {

@@ -78,11 +78,16 @@ export class IntersectionRunner {
     this.local = local;
   }
 
-  /** Decides what to ask for and advances the lights to `now`. */
-  tick(now: number, obs?: TrafficObservation): void {
+  /**
+   * Decides what to ask for and advances the lights to `now`. `preempt` (a pre-emption's phase,
+   * see Preemption.ts) replaces the plan's own choice; the machine still runs every clearance.
+   */
+  tick(now: number, obs?: TrafficObservation, preempt: number | null = null): void {
     const plan = this.machine.plan;
     let want: number | null = null;
-    if (plan.control !== 'fixed-time' && this.local && obs) {
+    if (preempt !== null) {
+      want = preempt;
+    } else if (plan.control !== 'fixed-time' && this.local && obs) {
       const d = this.local.decide(obs, now, this.machine.view());
       if (d?.plan) this.offer(d.plan, now, false);
       want = d?.request ?? null;

@@ -106,10 +106,17 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in headless Chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('.intersection-panel .sig-dot[data-state="green"]').length > 0, null, { timeout: 10_000 });
     await panel.locator('.phase-card.current').waitFor({ timeout: 10_000 });
     expect(await panel.locator('.phase-now').textContent()).toMatch(/^phase \d+$/);
-    // Later issues' sections say they have no data yet rather than show invented figures.
-    const placeholders = await panel.locator('[data-placeholder]').allTextContents();
-    expect(placeholders.length).toBeGreaterThanOrEqual(4);
-    for (const p of placeholders) expect(p).toContain('Not available yet');
+    // The plan the service holds for it, as the read API gives it: version, phases in order, cycle.
+    await panel.locator('[data-section=plan] [data-plan-version]').waitFor({ timeout: 20_000 });
+    const detail = (await (await fetch(`${svc.url}/api/intersections/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { plan: { version: number; cycle: number; sequence: number[] } };
+    await page.waitForFunction((v) => Number(document.querySelector('.intersection-panel [data-plan-version]')?.getAttribute('data-plan-version')) >= v, detail.plan.version, { timeout: 10_000 });
+    expect(await panel.locator('table.plan-phases tbody tr').count()).toBeGreaterThanOrEqual(2);
+    expect(await panel.locator('[data-section=plan] svg.phase-ring').count()).toBe(1);
+    expect(await panel.locator('[data-section=plan]').textContent()).toMatch(/cycle \d+(\.\d)? s/);
+    // Detector readings of its approaches, and the controller's report.
+    expect(await panel.locator('[data-section=detectors] tr[data-detector]').count()).toBeGreaterThan(0);
+    expect(await panel.locator('[data-section=controller]').textContent()).toMatch(/Heartbeat/);
+    await panel.locator('[data-section=kpis] [data-chart=Queue]').waitFor({ timeout: 10_000 });
     expect((await stats()).selectedIntersection).toBe(id);
     await shot('intersection-panel');
     await page.keyboard.press('Escape');

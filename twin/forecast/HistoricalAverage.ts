@@ -30,11 +30,20 @@ export function emptyHistoricalAverage(slots: number, sensorCount: number): Hist
 
 /** A new average with every valid reading of `series` added (the input is not modified). */
 export function accumulate(ha: HistoricalAverage, series: SensorSeries): HistoricalAverage {
+  const copy = { slotsPerDay: ha.slotsPerDay, sensorCount: ha.sensorCount, sum: ha.sum.slice(), count: ha.count.slice() };
+  addReadings(copy, series);
+  return copy;
+}
+
+/**
+ * Adds every valid reading of `series` to `ha` itself: for an owner that appends a row at a
+ * time to a large average (a live service), where copying every cell per row would dominate.
+ */
+export function addReadings(ha: HistoricalAverage, series: SensorSeries): void {
   const n = ha.sensorCount;
   if (series.sensors.length !== n) throw new Error('accumulate: sensor count differs');
   if (slotsPerDay(series.grid) !== ha.slotsPerDay) throw new Error('accumulate: time grid differs');
-  const sum = ha.sum.slice();
-  const count = ha.count.slice();
+  const { sum, count } = ha;
   for (let r = 0; r < series.rows; r++) {
     const t = timeOfRow(series.grid, r);
     const base = (t.dayOfWeek * ha.slotsPerDay + t.slot) * n;
@@ -45,7 +54,6 @@ export function accumulate(ha: HistoricalAverage, series: SensorSeries): Histori
       count[base + j] += 1;
     }
   }
-  return { slotsPerDay: ha.slotsPerDay, sensorCount: n, sum, count };
 }
 
 export function buildHistoricalAverage(series: SensorSeries): HistoricalAverage {

@@ -80,6 +80,14 @@ export const TrainOptionsSchema = z.object({
   historyFrom: z.enum(['all', 'fit']).default('all'),
   /** Progress on stderr. */
   progress: z.boolean().default(true),
+  /**
+   * What `maxSeconds` counts: 'wall' time, or this process's 'cpu' time (user + system). On a
+   * machine shared with other work, CPU time is what an unloaded run would take in wall time
+   * (the wasm backend computes on one thread).
+   */
+  budgetClock: z.enum(['wall', 'cpu']).default('wall'),
+  /** Give the event loop a turn after every batch (training inside a running service). */
+  yieldBetweenBatches: z.boolean().default(false),
 });
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 export type TrainOptionsInput = z.input<typeof TrainOptionsSchema>;
@@ -90,10 +98,16 @@ export const UpdateOptionsSchema = z.object({
   contextRows: z.number().int().nonnegative().default(0),
   /** false when the new rows are already in the history (fine-tuning only). */
   addToHistory: z.boolean().default(true),
+  /**
+   * Leading rows already in the history (only the rows after them are added to it); defaults
+   * to `contextRows`. Larger when windows completed by the new rows start inside old rows.
+   */
+  historyRows: z.number().int().nonnegative().optional(),
   learningRate: z.number().positive().default(2e-4),
   batchSize: z.number().int().positive().default(512),
   seed: z.number().int().nonnegative().default(7),
   progress: z.boolean().default(false),
+  yieldBetweenBatches: z.boolean().default(false),
 });
 export type UpdateOptionsInput = z.input<typeof UpdateOptionsSchema>;
 
@@ -124,6 +138,8 @@ export interface TrainReport {
   readonly bestEpoch: number;
   readonly stoppedBy: 'patience' | 'maxEpochs' | 'time';
   readonly seconds: number;
+  /** Process CPU time (user + system) over the training. */
+  readonly cpuSeconds: number;
   readonly trainSamples: number;
   readonly validationSamples: number;
   /** The fold-in of the validation rows, if done. */
@@ -160,7 +176,13 @@ interface SampleSet {
  * Training targets that are missing drop their (window, road) sample: inputs are cleaned, the
  * test set never is.
  */
-function buildSamples(ctx: FeatureContext, raw: SensorSeries, origins: readonly number[], inHistory: (row: number) => boolean): SampleSet {
+async function buildSamples(
+  ctx: FeatureContext,
+  raw: SensorSeries,
+  origins: readonly number[],
+  inHistory: (row: number) => boolean,
+  yieldBetweenWindows = false,
+): Promise<SampleSet> {
   const { config } = ctx;
   const n = raw.sensors.length;
   const F = featureCount(config);
@@ -174,6 +196,8 @@ function buildSamples(ctx: FeatureContext, raw: SensorSeries, origins: readonly 
   let rows = 0;
   const windowX = new Float32Array(n * F);
   for (const o of origins) {
+    // A large city's windows take a while to build: inside a service, let other work run between them.
+    if (yieldBetweenWindows) await new Promise<void>((resolve) => setImmediate(resolve));
     const from = (o - config.inputSteps + 1) * n;
     const to = (o + 1) * n;
     const historyRow = (k: number): Float32Array | null =>
@@ -301,6 +325,7 @@ async function runEpoch(
   batchSize: number,
   rng: Mt19937,
   onBatch: (batch: number, batches: number, loss: number) => void,
+  yieldBetweenBatches = false,
 ): Promise<number> {
   const order = seededPermutation(rng, set.rows);
   const batches = Math.ceil(set.rows / batchSize);
@@ -322,6 +347,8 @@ async function runEpoch(
     const l = Array.isArray(loss) ? loss[0] : loss;
     total += l * m;
     onBatch(b + 1, batches, l);
+    // trainOnBatch resolves as a microtask: without this, a whole epoch would hold up timers and I/O.
+    if (yieldBetweenBatches) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return total / Math.max(1, set.rows);
 }
@@ -376,7 +403,13 @@ export async function trainForecaster(
   if (train.grid.stepMinutes !== config.stepMinutes) throw new Error('series step differs from config.stepMinutes');
   const progress = onProgress ?? stderrProgress(opts.progress);
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const elapsed = (): number => (performance.now() - started) / 1000;
+  const cpuElapsed = (): number => {
+    const u = process.cpuUsage(cpuStarted);
+    return (u.user + u.system) / 1e6;
+  };
+  const budgetElapsed = opts.budgetClock === 'cpu' ? cpuElapsed : elapsed;
 
   const valStart = train.rows - Math.max(1, Math.round(train.rows * opts.validationFraction));
   const history = buildHistoricalAverage(opts.historyFrom === 'all' ? train : sliceRows(train, 0, valStart));
@@ -390,8 +423,8 @@ export async function trainForecaster(
   if (fitOrigins.length === 0 || valOrigins.length === 0) {
     throw new Error(`not enough rows to train: ${train.rows} rows, need well over ${config.inputSteps + maxH}`);
   }
-  const fit = buildSamples(ctx, train, fitOrigins, inHistory);
-  const val = buildSamples(ctx, train, valOrigins, inHistory);
+  const fit = await buildSamples(ctx, train, fitOrigins, inHistory, opts.yieldBetweenBatches);
+  const val = await buildSamples(ctx, train, valOrigins, inHistory, opts.yieldBetweenBatches);
   const F = featureCount(config);
   const H = config.horizons.length;
   const featureScaler = fitStandardiser(fit.x, F);
@@ -416,19 +449,20 @@ export async function trainForecaster(
   let lastEpochSeconds = 0;
   for (let e = 1; e <= opts.maxEpochs; e++) {
     const foldInSeconds = 1.2 * opts.foldInEpochs * lastEpochSeconds * (val.rows / fit.rows);
-    if (e > 1 && elapsed() + lastEpochSeconds + foldInSeconds > opts.maxSeconds) {
+    if (e > 1 && budgetElapsed() + lastEpochSeconds + foldInSeconds > opts.maxSeconds) {
       stoppedBy = 'time';
       break;
     }
-    const epochStarted = elapsed();
+    const epochStarted = budgetElapsed();
     optimizer.setLearningRate(opts.learningRate * 0.5 * (1 + Math.cos((Math.PI * (e - 1)) / opts.maxEpochs)));
     const trainLoss = await runEpoch(model, fit, F, H, opts.batchSize, rng, (batch, batches, loss) =>
       progress({ phase: 'train', epoch: e, epochs: opts.maxEpochs, batch, batches, loss, elapsedSeconds: elapsed() }),
+      opts.yieldBetweenBatches,
     );
     const validationRmse = rmsePerHorizon(predictStandardised(model, val.x, F, H), valTargets, targetScaler);
     const score = validationRmse.reduce((s, v) => s + v, 0) / H;
     epochs.push({ epoch: e, trainLoss, validationRmse, seconds: elapsed() });
-    lastEpochSeconds = elapsed() - epochStarted;
+    lastEpochSeconds = budgetElapsed() - epochStarted;
     const improved = score < best;
     logLine(
       opts.progress,
@@ -474,6 +508,7 @@ export async function trainForecaster(
         addToHistory: opts.historyFrom === 'fit',
         seed: config.seed + 1,
         progress: opts.progress,
+        yieldBetweenBatches: opts.yieldBetweenBatches,
       },
       onProgress,
     );
@@ -488,7 +523,7 @@ export async function trainForecaster(
   }
   return {
     forecaster,
-    report: { epochs, bestEpoch, stoppedBy, seconds: elapsed(), trainSamples: fit.rows, validationSamples: val.rows, foldIn },
+    report: { epochs, bestEpoch, stoppedBy, seconds: elapsed(), cpuSeconds: cpuElapsed(), trainSamples: fit.rows, validationSamples: val.rows, foldIn },
   };
 }
 
@@ -613,11 +648,13 @@ export async function updateForecaster(
   const started = performance.now();
   if (recent.sensors.length !== f.sensors.length) throw new Error('update: the series has a different number of roads');
   if (opts.contextRows >= recent.rows) throw new Error('update: no new rows');
-  const history = opts.addToHistory ? accumulate(f.history, sliceRows(recent, opts.contextRows, recent.rows)) : f.history;
+  const historyRows = opts.historyRows ?? opts.contextRows;
+  if (historyRows > recent.rows) throw new Error('update: historyRows exceeds the rows given');
+  const history = opts.addToHistory && historyRows < recent.rows ? accumulate(f.history, sliceRows(recent, historyRows, recent.rows)) : f.history;
   const ctx = opts.addToHistory ? featureContext(f.config, f.graph, history) : f.features;
   const origins = windowOrigins(f.config, 0, recent.rows).filter((o) => o + 1 >= opts.contextRows);
   if (origins.length === 0) throw new Error('update: not enough rows for one training window');
-  const set = buildSamples(ctx, recent, origins, () => true);
+  const set = await buildSamples(ctx, recent, origins, () => true, opts.yieldBetweenBatches);
   const F = featureCount(f.config);
   const H = f.config.horizons.length;
   standardise(set.x, f.featureScaler);
@@ -637,6 +674,7 @@ export async function updateForecaster(
   for (let e = 1; e <= opts.epochs; e++) {
     await runEpoch(next.model, set, F, H, opts.batchSize, rng, (batch, batches, loss) =>
       progress({ phase: 'update', epoch: e, epochs: opts.epochs, batch, batches, loss, elapsedSeconds: (performance.now() - started) / 1000 }),
+      opts.yieldBetweenBatches,
     );
   }
   const lossAfter = lossOf(next.model);

@@ -12,3 +12,6 @@ export * from './forecasterStore.ts';
 export { directoryIOHandler, memoryIOHandler, modelFromStored, modelToStored, StoredModelSchema, type StoredModel } from './modelStore.ts';
 export * from './evaluation.ts';
 export { loadLosLoop, parseLosLoop, LOS_LOOP_GRID, DataFormatError, type LosLoopData } from './losLoop.ts';
+export { RoadSpeedRecorder, RecorderOptionsSchema, type RecorderOptionsInput } from './RoadSpeedRecorder.ts';
+export * from './ForecastAccuracy.ts';
+export * from './roadReadings.ts';

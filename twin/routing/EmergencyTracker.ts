@@ -14,7 +14,6 @@ import { TruthObserver, type TrafficObservation } from '../state/TrafficObservat
 import { safetyModels } from '../../signal-controllers/fieldSignals.ts';
 import type { IntersectionSafety } from '../../signal-controllers/SafetyValidator.ts';
 import { FastestRouter, edgeBetween, evaluateRoute, type Route } from './FastestRoute.ts';
-import type { PreemptionController } from './PreemptionController.ts';
 import { PreemptionOptionsSchema, preemptionWindows, type PreemptionWindow } from './PreemptionWindow.ts';
 import { roadGraph, type RoadGraph } from './RoadGraph.ts';
 import { TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
@@ -34,6 +33,32 @@ export const EmergencyOptionsSchema = z.object({
 });
 export type EmergencyOptions = z.infer<typeof EmergencyOptionsSchema>;
 export type EmergencyOptionsInput = z.input<typeof EmergencyOptionsSchema>;
+
+/** Where windows go: the simulation's PreemptionController, or the service's edge board. */
+export interface PreemptionSink {
+  upsertWindows(ws: readonly PreemptionWindow[]): void;
+  releaseWindow(id: string): void;
+  releaseVehicle(vehicle: string): void;
+}
+
+/** A tracked vehicle now (for live displays). */
+export interface EmergencyLive {
+  vehicle: string;
+  dispatched: boolean;
+  /** In the network (inserted and not yet out). */
+  running: boolean;
+  done: boolean;
+  exitTime: number;
+  /** Latest predicted arrival at the destination (NaN before the first prediction). */
+  eta: number;
+  reroutes: number;
+  /** The whole route as driven or planned now, and the road the vehicle is on. */
+  roads: number[];
+  road: number;
+  lane: number;
+  dis: number;
+  speed: number;
+}
 
 export interface EmergencyVehicleSpec {
   /** The vehicle's id in the engine (`flow_<flow index>_0` for a one-vehicle flow). */
@@ -98,7 +123,7 @@ export class EmergencyTracker {
   constructor(
     private readonly net: RoadNetwork,
     vehicles: readonly EmergencyVehicleSpec[],
-    private readonly controller: PreemptionController | null,
+    private readonly controller: PreemptionSink | null,
     options: EmergencyOptionsInput = {},
     private readonly observe?: (engine: Engine) => TrafficObservation,
     private readonly forecast?: ForecastHook,
@@ -108,7 +133,53 @@ export class EmergencyTracker {
     this.graph = roadGraph(net);
     this.router = router ?? new FastestRouter(this.graph);
     this.safety = safetyModels(net);
-    this.tracked = vehicles.map((spec) => ({
+    this.tracked = vehicles.map((spec) => this.newTracked(spec));
+  }
+
+  /** Starts following another vehicle (dispatched now or later; `slot` when already placed in the engine). */
+  add(spec: EmergencyVehicleSpec, engine?: Engine, slot = -1): void {
+    const t = this.newTracked(spec);
+    if (engine && slot >= 0) {
+      t.slot = slot;
+      t.uid = engine.vehicleUid(slot);
+      t.enterTime = engine.time;
+    }
+    this.tracked.push(t);
+  }
+
+  /** Stops following a vehicle and releases its windows (it drives on as ordinary traffic). */
+  cancel(vehicle: string): void {
+    const k = this.tracked.findIndex((t) => t.spec.vehicle === vehicle);
+    if (k < 0) return;
+    this.tracked.splice(k, 1);
+    this.controller?.releaseVehicle(vehicle);
+  }
+
+  /** Where a vehicle is and what is predicted for it (null if not tracked). */
+  live(vehicle: string, engine: Engine): EmergencyLive | null {
+    const t = this.tracked.find((x) => x.spec.vehicle === vehicle);
+    if (!t) return null;
+    const running = t.slot >= 0 && !t.done;
+    const pos = running ? this.position(t, engine) : { road: t.currentRoad, lane: -1, dis: 0, speed: 0 };
+    const h = t.etaHistory;
+    return {
+      vehicle,
+      dispatched: t.dispatched,
+      running,
+      done: t.done,
+      exitTime: t.exitTime,
+      eta: h.length > 0 ? h[h.length - 1].eta : Number.NaN,
+      reroutes: t.reroutes,
+      roads: [...t.roads],
+      road: pos.road,
+      lane: pos.lane,
+      dis: pos.dis,
+      speed: pos.speed,
+    };
+  }
+
+  private newTracked(spec: EmergencyVehicleSpec): Tracked {
+    return {
       spec,
       roads: [...spec.roads],
       slot: -1,
@@ -127,7 +198,7 @@ export class EmergencyTracker {
       stoppedAtRed: 0,
       etaHistory: [],
       windowIds: new Set(),
-    }));
+    };
   }
 
   /** The field's truth, when no observation source was given (the twin's estimate otherwise). */

@@ -5,6 +5,7 @@ import { congestionCssGradient, NO_DATA_HEX, SIGNAL_HEX, VEHICLE_CLASS_STYLE } f
 export class Legend {
   readonly element: HTMLElement;
   private readonly source: HTMLElement;
+  private readonly horizon = h('span', { class: 'legend-horizon' }, 'now');
 
   constructor() {
     this.source = h('span', { class: 'legend-source' }, 'waiting for data');
@@ -12,7 +13,7 @@ export class Legend {
     this.element = h(
       'section',
       { class: 'legend panel', 'aria-label': 'Legend' },
-      h('h3', {}, 'Lane speed ', h('span', { class: 'muted' }, '(mean speed ÷ limit)')),
+      h('h3', {}, 'Lane speed ', h('span', { class: 'muted' }, '(mean speed ÷ limit), '), this.horizon),
       h('div', { class: 'ramp', style: `background:${congestionCssGradient()}` }),
       h('div', { class: 'ramp-labels' }, h('span', {}, 'stopped'), h('span', {}, '50%'), h('span', {}, 'free flow')),
       h('div', { class: 'legend-row' }, swatch(NO_DATA_HEX, 'no data'), h('span', { class: 'muted' }, 'Source: '), this.source),
@@ -22,6 +23,12 @@ export class Legend {
       h('h3', {}, 'Vehicles'),
       h('div', { class: 'legend-row' }, ...Object.entries(VEHICLE_CLASS_STYLE).map(([name, s]) => swatch(s.hex, name, 'chip'))),
     );
+  }
+
+  /** What the lane colours show: null = now, else e.g. "forecast +15 min". */
+  setHorizon(label: string | null): void {
+    this.horizon.textContent = label ?? 'now';
+    this.horizon.classList.toggle('forecast', label !== null);
   }
 
   setSource(source: 'truth' | 'estimate'): void {

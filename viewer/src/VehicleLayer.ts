@@ -13,6 +13,8 @@ export class VehicleLayer {
   private capacity = 0;
   private n = 0;
   private snapshotTime = Number.NaN;
+  private lastDt = Number.NaN;
+  private lastSnapshotTime = Number.NaN;
   private x = new Float32Array(0);
   private y = new Float32Array(0);
   private vx = new Float32Array(0);
@@ -96,6 +98,7 @@ export class VehicleLayer {
     mesh.count = n;
     this.n = n;
     this.snapshotTime = v.time;
+    this.lastDt = Number.NaN;
     this.networkCount = v.count;
     mesh.instanceMatrix.needsUpdate = true;
     if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
@@ -109,6 +112,10 @@ export class VehicleLayer {
   update(simNow: number, maxAhead: number): void {
     if (this.n === 0 || !Number.isFinite(simNow)) return;
     const dt = Math.min(Math.max(0, simNow - this.snapshotTime), maxAhead);
+    // Past the extrapolation limit (or a paused clock) nothing moves: skip the upload.
+    if (dt === this.lastDt && this.snapshotTime === this.lastSnapshotTime) return;
+    this.lastDt = dt;
+    this.lastSnapshotTime = this.snapshotTime;
     const a = this.mesh.instanceMatrix.array as Float32Array;
     for (let i = 0, o = 12; i < this.n; i++, o += 16) {
       a[o] = this.x[i] + this.vx[i] * dt;

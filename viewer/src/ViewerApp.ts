@@ -6,7 +6,15 @@ import { AmbientLight, DirectionalLight, GridHelper, HemisphereLight, Vector3 } 
 import type { NetworkView } from './api.ts';
 import { h } from './dom.ts';
 import { FrameStats } from './FrameStats.ts';
-import { FuturePanels, NETWORK_PANELS, type NetworkPanelId } from './FuturePanels.ts';
+import { ApiClient } from './http.ts';
+import { MapOverlay } from './MapOverlay.ts';
+import { AlertsPanel } from './panels/AlertsPanel.ts';
+import { ControllersPanel } from './panels/ControllersPanel.ts';
+import { EmergencyPanel } from './panels/EmergencyPanel.ts';
+import { ForecastPanel } from './panels/ForecastPanel.ts';
+import { NetworkDrawer } from './panels/NetworkDrawer.ts';
+import type { MapPicker, PanelContext } from './panels/PanelContext.ts';
+import { WhatIfPanel } from './panels/WhatIfPanel.ts';
 import { IntersectionLayer } from './IntersectionLayer.ts';
 import { IntersectionPanel } from './IntersectionPanel.ts';
 import { LabelLayer } from './LabelLayer.ts';
@@ -46,7 +54,19 @@ export class ViewerApp {
   private readonly junctions: IntersectionLayer;
   private readonly labels: LabelLayer;
   private readonly panel: IntersectionPanel;
-  private readonly drawer = new FuturePanels();
+  private readonly drawer: NetworkDrawer;
+  private readonly api: ApiClient;
+  private readonly overlay: MapOverlay;
+  /** A what-if replay's vehicles, shown instead of the live ones while it plays. */
+  private readonly replayVehicles: VehicleLayer;
+  private readonly alertsPanel: AlertsPanel;
+  private readonly whatifPanel: WhatIfPanel;
+  private readonly emergencyPanel: EmergencyPanel;
+  private readonly forecastPanel: ForecastPanel;
+  private picker: MapPicker | null = null;
+  private readonly pickHint = h('div', { class: 'pick-hint', hidden: true });
+  private liveRatios: readonly number[] = [];
+  private laneOverride = false;
   private readonly legend = new Legend();
   private readonly status = new StatusIndicator();
   private readonly stats = new FrameStats();
@@ -110,17 +130,42 @@ export class ViewerApp {
     };
     this.junctions = new IntersectionLayer(net);
     this.labels = new LabelLayer(net, stage, scene);
-    this.panel = new IntersectionPanel(net, this.signals, () => this.simNow);
+    this.api = new ApiClient(options.token);
+    this.panel = new IntersectionPanel(net, this.signals, () => this.simNow, this.api);
     this.panel.onClose = () => this.select(-1);
     this.addGround(scene);
-    scene.add(this.network.group, this.queues.mesh, this.signalLayer.mesh, this.junctions.group, this.vehicles.mesh);
+    this.overlay = new MapOverlay(net);
+    this.replayVehicles = new VehicleLayer(256);
+    this.replayVehicles.mesh.visible = false;
+    this.replayVehicles.onMeshReplaced = (old, next) => {
+      scene.remove(old);
+      next.visible = old.visible;
+      scene.add(next);
+    };
+    scene.add(this.network.group, this.queues.mesh, this.signalLayer.mesh, this.junctions.group, this.overlay.group, this.vehicles.mesh, this.replayVehicles.mesh);
     scene.add(new HemisphereLight('#dfe8f5', '#1a2029', 1.6), new AmbientLight('#ffffff', 0.2));
     const sun = new DirectionalLight('#ffffff', 1.4);
     sun.position.set(-0.4, -0.8, 1.5);
     scene.add(sun);
 
-    const rail = h('nav', { class: 'rail', 'aria-label': 'Network panels' }, ...NETWORK_PANELS.map((p) => this.button(p.id, p.title, `${p.title} panel`, () => this.toggleDrawer(p.id), true)));
-    stage.append(rail, this.legend.element, this.stats.element, this.panel.element, this.drawer.element, h('div', { class: 'hint muted small' }, 'Drag: pan · Right-drag: rotate · Wheel: zoom · Click a junction for details'));
+    const ctx = this.panelContext();
+    this.alertsPanel = new AlertsPanel(ctx);
+    this.whatifPanel = new WhatIfPanel(ctx, { showReplayFrame: (f) => this.showReplayFrame(f) });
+    this.emergencyPanel = new EmergencyPanel(ctx);
+    this.forecastPanel = new ForecastPanel(ctx);
+    this.drawer = new NetworkDrawer([this.whatifPanel, this.emergencyPanel, this.alertsPanel, new ControllersPanel(ctx), this.forecastPanel]);
+    this.drawer.onChange = (open) => {
+      for (const p of this.drawer.panels) this.setPressed(p.id, open === p.id);
+    };
+    const rail = h('nav', { class: 'rail', 'aria-label': 'Network panels' }, ...this.drawer.panels.map((p) => this.button(p.id, p.title, `${p.title} panel`, () => this.drawer.toggle(p.id), true)));
+    const alertCount = h('span', { class: 'count-badge', hidden: true });
+    this.buttons.get('alerts')?.append(alertCount);
+    this.alertsPanel.onCount = (n, critical) => {
+      alertCount.hidden = n === 0;
+      alertCount.textContent = String(n);
+      alertCount.classList.toggle('critical', critical > 0);
+    };
+    stage.append(rail, this.legend.element, this.stats.element, this.panel.element, this.drawer.element, this.pickHint, h('div', { class: 'hint muted small' }, 'Drag: pan · Right-drag: rotate · Wheel: zoom · Click a junction for details'));
     this.stats.describe = () => {
       const info = this.viewport.renderer.info.render;
       return `${info.calls} draws · ${(info.triangles / 1000).toFixed(0)}k tris · ${this.vehicles.count} veh`;
@@ -192,9 +237,47 @@ export class ViewerApp {
     this.setPressed('perf', this.stats.shown);
   }
 
-  private toggleDrawer(id: NetworkPanelId): void {
-    this.drawer.toggle(id);
-    for (const p of NETWORK_PANELS) this.setPressed(p.id, this.drawer.current === p.id);
+  private panelContext(): PanelContext {
+    return {
+      net: this.options.network,
+      api: this.api,
+      overlay: this.overlay,
+      flyTo: (x, y) => this.viewport.flyTo(x, y),
+      setPicker: (p) => {
+        this.picker = p;
+        this.pickHint.hidden = p === null;
+        this.pickHint.textContent = p ? `${p.hint} · Esc to stop` : '';
+        this.viewport.renderer.domElement.style.cursor = p ? 'crosshair' : '';
+      },
+      selectIntersection: (k) => this.select(k),
+      setLaneOverride: (ratios, label) => {
+        this.laneOverride = ratios !== null;
+        this.network.setSpeedRatios(ratios ?? this.liveRatios);
+        this.legend.setHorizon(label);
+      },
+      simNow: () => this.simNow,
+    };
+  }
+
+  /** Shows a replay frame ([x, y, heading] per vehicle) in place of the live vehicles; null: live again. */
+  private showReplayFrame(frame: { time: number; ids: number[]; poses: number[] } | null): void {
+    if (!frame) {
+      this.replayVehicles.mesh.visible = false;
+      this.vehicles.mesh.visible = true;
+      return;
+    }
+    const n = Math.floor(frame.poses.length / 3);
+    const x = new Array<number>(n);
+    const y = new Array<number>(n);
+    const heading = new Array<number>(n);
+    for (let k = 0; k < n; k++) {
+      x[k] = frame.poses[3 * k];
+      y[k] = frame.poses[3 * k + 1];
+      heading[k] = frame.poses[3 * k + 2];
+    }
+    this.replayVehicles.setSnapshot({ time: frame.time, count: n, x, y, heading, speed: new Array<number>(n).fill(0), cls: new Array<string>(n).fill('car') });
+    this.replayVehicles.mesh.visible = true;
+    this.vehicles.mesh.visible = false;
   }
 
   private key(ev: KeyboardEvent): void {
@@ -217,7 +300,8 @@ export class ViewerApp {
         this.togglePerf();
         break;
       case 'Escape':
-        this.select(-1);
+        if (this.picker) this.panelContext().setPicker(null);
+        else this.select(-1);
         break;
     }
   }
@@ -247,7 +331,8 @@ export class ViewerApp {
     });
     s.on('signals', 'delta', (d) => this.signals.applyDelta(d));
     s.on('lanes', 'snapshot', (d) => {
-      this.network.setSpeedRatios(d.speedRatio);
+      this.liveRatios = d.speedRatio;
+      if (!this.laneOverride) this.network.setSpeedRatios(d.speedRatio);
       this.queues.setQueues(d.queue);
       this.legend.setSource(d.source);
       this.clock.observe(d.time, performance.now());
@@ -258,6 +343,18 @@ export class ViewerApp {
       const text = d.count > d.x.length ? `${d.x.length.toLocaleString()} of ${d.count.toLocaleString()} vehicles shown` : `${d.count.toLocaleString()} vehicles`;
       if (this.countText.textContent !== text) this.countText.textContent = text;
     });
+    s.on('alerts', 'snapshot', (d) => this.alertsPanel.update(d));
+    s.on('alerts', 'delta', (d) => this.alertsPanel.update(d));
+    s.on('whatif', 'snapshot', (d) => this.whatifPanel.onRuns(d.runs));
+    s.on('whatif', 'event', (d) => {
+      for (const run of 'runs' in d ? d.runs : [d]) this.whatifPanel.onRunEvent(run);
+    });
+    s.on('emergency', 'snapshot', (d) => this.emergencyPanel.onLive(d));
+    s.on('emergency', 'delta', (d) => this.emergencyPanel.onLive(d));
+    s.on('emergency', 'event', (d) => this.emergencyPanel.onLive(d));
+    s.on('forecasts', 'snapshot', (d) => this.forecastPanel.update(d));
+    s.on('forecasts', 'delta', (d) => this.forecastPanel.update(d));
+    s.on('forecasts', 'event', (d) => this.forecastPanel.update(d));
     s.onStatus((st) => {
       this.status.set(st);
       if (st.kind === 'token-refused') this.end('The server refused your token (it may have been revoked). Sign in again.');
@@ -286,6 +383,11 @@ export class ViewerApp {
       // A click, not the end of a pan.
       if (!p.down || ev.button !== 0 || Math.hypot(ev.clientX - p.downX, ev.clientY - p.downY) > 5) return;
       p.down = false;
+      if (this.picker) {
+        const g = this.viewport.groundPoint(ev.clientX, ev.clientY);
+        if (g) this.picker.onPick(g);
+        return;
+      }
       this.select(this.junctions.pick(ev.clientX, ev.clientY, canvas, this.viewport.camera));
     });
   }
@@ -359,7 +461,17 @@ export class ViewerApp {
         return this.viewport.toClient(this.junctions.centre(k, this.tmp), { x: 0, y: 0 });
       },
       signalisedIds: () => this.junctions.signalised.map((k) => net.intersections[k].id),
+      screenPointOfRoad: (id) => {
+        const road = net.roads.find((r) => r.id === id);
+        const lane = road ? net.lanes[road.lanes[0]] : undefined;
+        if (!lane) return null;
+        // Halfway between the lane's ends (roads here are straight or gently bent).
+        const l = lane.line;
+        const a = [(l[0] + l[l.length - 2]) / 2, (l[1] + l[l.length - 1]) / 2];
+        return this.viewport.toClient(this.tmp.set(a[0], a[1], 0), { x: 0, y: 0 });
+      },
       fit: () => this.fit(),
+      cameraTarget: () => ({ x: this.viewport.controls.target.x, y: this.viewport.controls.target.y }),
       layers: () => this.viewport.scene.children.map((o) => o.name || o.type),
       setLayerVisible: (name, visible) => {
         for (const o of this.viewport.scene.children) if ((o.name || o.type) === name) o.visible = visible;
@@ -401,6 +513,9 @@ export class ViewerApp {
     this.vehicles.dispose();
     this.junctions.dispose();
     this.labels.dispose();
+    this.overlay.dispose();
+    this.replayVehicles.dispose();
+    this.drawer.close();
     this.panel.hide();
     this.status.dispose();
     window.removeEventListener('keydown', this.onKey);

@@ -2,7 +2,7 @@
  * The 3D stage: renderer, camera, map-style orbit controls and the render loop. The world is
  * z-up with x east and y north, the network's own metres, so no layer converts coordinates.
  */
-import { Box3, Color, MOUSE, Object3D, PerspectiveCamera, Scene, Sphere, TOUCH, Vector3, WebGLRenderer } from 'three';
+import { Box3, Color, MOUSE, Object3D, PerspectiveCamera, Plane, Raycaster, Scene, Sphere, TOUCH, Vector2, Vector3, WebGLRenderer } from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 import { SCENE_HEX } from './palette.ts';
 
@@ -102,6 +102,7 @@ export class Viewport {
   }
 
   private frame(t: number): void {
+    this.flight?.(performance.now());
     this.controls.update();
     for (const cb of this.beforeRender) cb(t);
     this.renderer.render(this.scene, this.camera);
@@ -148,6 +149,40 @@ export class Viewport {
     this.camera.updateProjectionMatrix();
     this.camera.updateMatrixWorld();
     this.controls.target.copy(center);
+  }
+
+  /**
+   * Glides the view to look at (x, y) from `distance` (default: the current distance, capped so
+   * the place is seen up close) over `ms`; the controls keep working during the glide.
+   */
+  flyTo(x: number, y: number, distance?: number, ms = 700): void {
+    const from = this.controls.target.clone();
+    const offset = this.camera.position.clone().sub(from);
+    const d0 = offset.length();
+    const d1 = distance ?? Math.min(d0, 350);
+    const to = new Vector3(x, y, 0);
+    const t0 = performance.now();
+    this.flight = (now) => {
+      const k = Math.min(1, (now - t0) / ms);
+      const e = k < 0.5 ? 2 * k * k : 1 - (-2 * k + 2) ** 2 / 2;
+      this.controls.target.lerpVectors(from, to, e);
+      this.camera.position.copy(this.controls.target).addScaledVector(offset, (d0 + (d1 - d0) * e) / d0);
+      if (k >= 1) this.flight = null;
+    };
+  }
+
+  private flight: ((now: number) => void) | null = null;
+  private readonly ray = new Raycaster();
+  private readonly ndc = new Vector2();
+  private readonly ground = new Plane(new Vector3(0, 0, 1), 0);
+
+  /** The ground point (z = 0) under a client point, or null when the ray misses the ground. */
+  groundPoint(clientX: number, clientY: number): { x: number; y: number } | null {
+    const rect = this.renderer.domElement.getBoundingClientRect();
+    this.ndc.set(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
+    this.ray.setFromCamera(this.ndc, this.camera);
+    const hit = this.ray.ray.intersectPlane(this.ground, this.corner);
+    return hit ? { x: hit.x, y: hit.y } : null;
   }
 
   /** Client (CSS pixel) coordinates of a world point, or null when it is behind the camera. */

@@ -39,7 +39,11 @@ export interface ViewerTestHooks {
   screenPointOf(intersectionId: string): { x: number; y: number } | null;
   /** Ids of the signalised intersections. */
   signalisedIds(): string[];
+  /** Client coordinates of the middle of a road (its first lane), or null. */
+  screenPointOfRoad(roadId: string): { x: number; y: number } | null;
   fit(): void;
+  /** The ground point the camera looks at (where a fly-to ends). */
+  cameraTarget(): { x: number; y: number };
   /** Names of the scene's top-level objects, and switching one off (frame-cost breakdowns). */
   layers(): string[];
   setLayerVisible(name: string, visible: boolean): void;

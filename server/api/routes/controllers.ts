@@ -2,22 +2,20 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ControllerStateSchema, type ControllerRegistry } from '../../ControllerRegistry.ts';
 import { errorResponses, type RouteModule } from '../app.ts';
-import { errorBody, mayActOn, rateLimit, requireRole } from '../http.ts';
+import { errorBody, guard, mayActOn, rateLimit } from '../http.ts';
 
 const RegisterSchema = z.object({ id: z.string().min(1).max(100), intersections: z.array(z.string().min(1)).min(1) }).openapi('RegisterController');
 
 export function controllerRoutes(registry: ControllerRegistry, knownIntersection: (id: string) => boolean): RouteModule {
   return (app) => {
-    app.use('/api/controllers/register', requireRole('controller'));
     app.openapi(
-      createRoute({
+      createRoute(guard(['controller'], {
         method: 'post',
         path: '/api/controllers/register',
         summary: 'Register an edge controller for intersections it is bound to',
-        security: [{ Bearer: [] }],
         request: { body: { required: true, content: { 'application/json': { schema: RegisterSchema } } } },
         responses: { 200: { description: 'Registered', content: { 'application/json': { schema: z.object({ id: z.string() }) } } }, ...errorResponses },
-      }),
+      })),
       async (c) => {
         const { id, intersections } = c.req.valid('json');
         const user = c.get('user');
@@ -31,20 +29,19 @@ export function controllerRoutes(registry: ControllerRegistry, knownIntersection
     );
 
     const StateBody = ControllerStateSchema.openapi('ControllerState');
-    app.use('/api/controllers/:id/state', requireRole('controller'), rateLimit('state reports', 50, 100));
+    app.use('/api/controllers/:id/state', rateLimit('state reports', 50, 100));
     app.openapi(
-      createRoute({
+      createRoute(guard(['controller'], {
         method: 'post',
         path: '/api/controllers/{id}/state',
         summary: "Heartbeat with the controller's signal state (SPaT) and mode",
-        security: [{ Bearer: [] }],
         request: { params: z.object({ id: z.string().min(1) }), body: { required: true, content: { 'application/json': { schema: StateBody } } } },
         responses: {
           204: { description: 'Recorded' },
           404: { description: 'Not registered', content: { 'application/json': { schema: z.object({ error: z.object({ message: z.string() }) }) } } },
           ...errorResponses,
         },
-      }),
+      })),
       async (c) => {
         const { id } = c.req.valid('param');
         const state = c.req.valid('json');
@@ -57,15 +54,13 @@ export function controllerRoutes(registry: ControllerRegistry, knownIntersection
       },
     );
 
-    app.use('/api/controllers', requireRole('engineer', 'planner', 'viewer', 'dispatcher'));
     app.openapi(
-      createRoute({
+      createRoute(guard(['engineer', 'planner', 'viewer', 'dispatcher'], {
         method: 'get',
         path: '/api/controllers',
         summary: 'Edge controllers with their state and whether they are online',
-        security: [{ Bearer: [] }],
         responses: { 200: { description: 'Controllers', content: { 'application/json': { schema: z.object({ controllers: z.array(z.object({}).passthrough()) }) } } }, ...errorResponses },
-      }),
+      })),
       (c) => c.json({ controllers: registry.list() }, 200),
     );
   };

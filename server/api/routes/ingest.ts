@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { IngestService } from '../../IngestService.ts';
 import { errorResponses, type RouteModule } from '../app.ts';
-import { errorBody, rateLimit, requireRole } from '../http.ts';
+import { errorBody, guard, rateLimit } from '../http.ts';
 
 const VerdictSchema = z.object({
   index: z.number(),
@@ -14,13 +14,12 @@ const VerdictSchema = z.object({
 
 export function ingestRoutes(ingest: IngestService, perSecond = 200): RouteModule {
   return (app) => {
-    app.use('/api/ingest', requireRole('integrator'), rateLimit('ingest', perSecond, 2 * perSecond));
+    app.use('/api/ingest', rateLimit('ingest', perSecond, 2 * perSecond));
     app.openapi(
-      createRoute({
+      createRoute(guard(['integrator'], {
         method: 'post',
         path: '/api/ingest',
         summary: 'Sensor readings in a batch (integrator): each accepted, duplicate or rejected with a reason',
-        security: [{ Bearer: [] }],
         request: {
           body: {
             required: true,
@@ -43,7 +42,7 @@ export function ingestRoutes(ingest: IngestService, perSecond = 200): RouteModul
           },
           ...errorResponses,
         },
-      }),
+      })),
       async (c) => {
         const r = await ingest.accept(c.req.valid('json'));
         if (r.error) return c.json(errorBody(r.error), 400);

@@ -1,0 +1,187 @@
+/**
+ * The service's forecasting loop on the demo city's roads, driven with synthetic observations
+ * (a morning slowdown travelling along the roads) through its real minute clock: baselines
+ * from the first minute, a first model trained once enough rows exist, incremental updates,
+ * running accuracy, and the model saved to / loaded from the database and a directory.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import demoSpec from '../../data/demo-city.json' with { type: 'json' };
+import { eq } from 'drizzle-orm';
+import { ForecastService } from '../../server/ForecastService.ts';
+import { openDatabase, type Database } from '../../server/db/Database.ts';
+import { modelArtifacts } from '../../server/db/schema.ts';
+import { demoCityFromSpec } from '../../twin/network/generator.ts';
+import { importRoadnet } from '../../twin/network/importCityFlow.ts';
+import type { RoadNetwork } from '../../twin/network/RoadNetwork.ts';
+import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
+import { ForecastAccuracy } from '../../twin/forecast/ForecastAccuracy.ts';
+import { RoadSpeedRecorder } from '../../twin/forecast/RoadSpeedRecorder.ts';
+
+function demoNetwork(): { net: RoadNetwork; name: string } {
+  const city = demoCityFromSpec({ ...demoSpec, demand: { ...demoSpec.demand, duration: 600 } }, 0, 'data/demo-city.json');
+  return { net: importRoadnet(city.roadnet, 'demo roadnet'), name: city.name };
+}
+
+/** Lane speeds with a slowdown that reaches road r a little after road r − 1, and a little noise. */
+function syntheticObservation(net: RoadNetwork, time: number): TrafficObservation {
+  const nL = net.lanes.length;
+  const laneSpeed = new Float64Array(nL);
+  for (let l = 0; l < nL; l++) {
+    const r = net.lanes[l].road;
+    const hour = time / 3600 - 0.02 * (r % 20);
+    const dip = 0.6 * Math.exp(-(((hour - 2.5) / 0.8) ** 2));
+    laneSpeed[l] = net.lanes[l].maxSpeed * (1 - dip) * (1 + 0.03 * Math.sin(time / 97 + l));
+  }
+  return {
+    time,
+    laneVehicles: new Float64Array(nL).fill(4),
+    laneQueue: new Float64Array(nL),
+    laneSpeed,
+    laneArrivals: new Float64Array(nL).fill(5),
+    movementDepartures: new Float64Array(net.movements.length),
+    interval: 60,
+    laneConfidence: new Float64Array(nL).fill(1),
+  };
+}
+
+describe('forecasts in the service', () => {
+  const { net, name } = demoNetwork();
+  let database: Database;
+  const dir = mkdtempSync(join(tmpdir(), 'forecast-svc-'));
+  let svc: ForecastService;
+  const clock = { t: 0 };
+  let now = 0;
+
+  beforeAll(async () => {
+    database = await openDatabase({ dataDir: 'memory://' });
+    svc = new ForecastService(
+      { network: net, networkName: name, db: database.db, observe: () => syntheticObservation(net, now), clockOffsetSeconds: 0, dir },
+      { trainAfterRows: 40, trainSeconds: 60, hiddenUnits: [16] },
+    );
+    await svc.start();
+  });
+  afterAll(async () => {
+    await svc.stop();
+    await database.close();
+  });
+
+  const run = async (to: number) => {
+    for (; clock.t <= to; clock.t += 10) {
+      now = clock.t;
+      svc.onTick(clock.t);
+    }
+    await svc.idle();
+  };
+
+  it('publishes persistence forecasts for every road before a model exists, with levels', async () => {
+    expect(svc.backend).toMatch(/^(tensorflow|wasm|cpu)$/);
+    await run(30 * 60);
+    const s = svc.state;
+    expect(s).not.toBeNull();
+    expect(s!.source).toBe('persistence');
+    expect(s!.model.state).toBe('collecting');
+    expect(s!.roads).toHaveLength(net.roads.length);
+    expect(s!.roads.map((r) => r.road)).toEqual(net.roads.map((r) => r.id));
+    for (const r of s!.roads) {
+      expect(r.forecast).toHaveLength(6);
+      expect(r.speed).toBeGreaterThan(0);
+      expect(r.forecast.every((v) => v === r.speed)).toBe(true);
+      expect(r.level.every((l) => l !== null)).toBe(true);
+    }
+    expect(s!.horizonsMinutes).toEqual([5, 10, 15, 30, 45, 60]);
+    // Persistence has been scored 5 minutes ahead; no model yet.
+    expect(s!.accuracy[0].persistence.count).toBeGreaterThan(0);
+    expect(s!.accuracy[0].model.count).toBe(0);
+  });
+
+  it('trains a first model once enough rows are recorded, saves it, and forecasts with it', async () => {
+    // 40 five-minute rows = 200 minutes.
+    await run(200 * 60 + 60);
+    expect(svc.modelStatus.error).toBeNull();
+    expect(svc.hasModel).toBe(true);
+    const status = svc.modelStatus;
+    expect(status.state).toBe('ready');
+    expect(status.lastTrainedAt).not.toBeNull();
+    const stored = await database.db.select().from(modelArtifacts).where(eq(modelArtifacts.name, svc.artefactName));
+    expect(stored).toHaveLength(1);
+    await run(200 * 60 + 300);
+    const s = svc.state!;
+    expect(s.source).toBe('model');
+    expect(s.roads.every((r) => r.forecast.every((v) => v !== null && v > 0))).toBe(true);
+    // The model's forecasts are its own, not the last reading repeated.
+    expect(s.roads.some((r) => r.forecast.some((v) => v !== r.speed))).toBe(true);
+  });
+
+  it('updates the model incrementally as new rows arrive and scores it beside the baselines', async () => {
+    const before = svc.modelStatus.updates;
+    await run(4 * 3600 + 120);
+    expect(svc.modelStatus.updates).toBeGreaterThan(before);
+    const acc = svc.state!.accuracy;
+    for (const h of acc.filter((a) => a.minutes <= 30)) {
+      expect(h.model.count).toBeGreaterThan(0);
+      expect(h.persistence.count).toBeGreaterThan(0);
+      expect(h.historicalAverage.count).toBeGreaterThan(0);
+      expect(h.model.rmse).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('a new service loads the saved model from the database, or from the directory', async () => {
+    const fromDb = new ForecastService({ network: net, networkName: name, db: database.db, observe: () => syntheticObservation(net, 0), clockOffsetSeconds: 0 });
+    await fromDb.start();
+    expect(fromDb.hasModel).toBe(true);
+    expect(fromDb.modelStatus.loadedFrom).toBe('database');
+    await fromDb.stop();
+
+    const empty = await openDatabase({ dataDir: 'memory://' });
+    const fromDir = new ForecastService({ network: net, networkName: name, db: empty.db, observe: () => syntheticObservation(net, 0), clockOffsetSeconds: 0, dir });
+    await fromDir.start();
+    expect(fromDir.modelStatus.loadedFrom).toBe('directory');
+    await fromDir.stop();
+    await empty.close();
+  });
+});
+
+describe('road speed recorder', () => {
+  it('keeps aligned 5-minute rows and rolling windows ending at any minute', () => {
+    const rec = new RoadSpeedRecorder(['a', 'b'], { stepMinutes: 5, inputSteps: 2, keepMinutes: 30 });
+    for (let m = 0; m < 10; m++) {
+      rec.addSample([m + 1, 10 * (m + 1)]);
+      rec.addSample([m + 2, 0]); // an invalid reading is ignored
+      const row = rec.closeMinute(m);
+      expect(row === null).toBe((m + 1) % 5 !== 0);
+    }
+    expect(rec.rowCount).toBe(2);
+    const s = rec.series(0, 2);
+    // Minute means a: m + 1.5; row 0 = minutes 0–4 → 3.5; b: 10(m+1) → row 0 = 30.
+    expect(Array.from(s.values)).toEqual([3.5, 30, 8.5, 80]);
+    const w = rec.window(7);
+    // Rolling rows ending at minutes 2 (minutes 0–2) and 7 (3–7).
+    expect(Array.from(w.values)).toEqual([2.5, 20, 6.5, 60]);
+    expect(w.lastRowTime).toEqual({ dayOfWeek: 0, slot: 0 });
+    expect(() => rec.closeMinute(9)).toThrow(/increase/);
+  });
+});
+
+describe('forecast accuracy', () => {
+  it('scores each method against the value observed at the due minute', () => {
+    const acc = new ForecastAccuracy([5, 10]);
+    acc.issue(0, [
+      { model: Float32Array.from([10, 20]), persistence: Float32Array.from([12, 20]), historicalAverage: null },
+      { model: Float32Array.from([1, 1]), persistence: Float32Array.from([1, 1]), historicalAverage: null },
+    ]);
+    acc.resolve(5, Float32Array.from([11, 22]));
+    const s = acc.summary();
+    expect(s[0].model).toEqual({ rmse: Math.round(Math.sqrt((1 + 4) / 2) * 1000) / 1000, mae: 1.5, accuracy: expect.any(Number), count: 2 });
+    expect(s[0].persistence.mae).toBe(1.5);
+    expect(s[0].historicalAverage.count).toBe(0);
+    expect(s[1].model.count).toBe(0);
+    expect(acc.pendingCount).toBe(1);
+    // A due minute that passed without a resolve is dropped, not scored late.
+    acc.resolve(11, Float32Array.from([1, 1]));
+    expect(acc.summary()[1].model.count).toBe(0);
+    expect(acc.pendingCount).toBe(0);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Forecasts in the running service, over real HTTP and WebSocket: a forecaster for the demo
+ * city's roads is stored in the service's database beforehand (trained here on synthetic data:
+ * the service's own first training needs hours of simulated data); the started service loads it,
+ * forecasts every road each simulated minute from the twin's estimate, publishes on the
+ * 'forecasts' topic with running accuracy beside the baselines, and /health names the backend.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import demoSpec from '../../data/demo-city.json' with { type: 'json' };
+import { FORECAST_MODEL_CONFIG, ForecastsStateSchema } from '../../server/ForecastService.ts';
+import { openDatabase } from '../../server/db/Database.ts';
+import { modelArtifacts } from '../../server/db/schema.ts';
+import { initForecastBackend } from '../../twin/forecast/backend.ts';
+import { forecasterToArtefact } from '../../twin/forecast/forecasterStore.ts';
+import { roadGraph } from '../../twin/forecast/roadReadings.ts';
+import { makeSeries } from '../../twin/forecast/series.ts';
+import { disposeForecaster, trainForecaster } from '../../twin/forecast/SpeedForecaster.ts';
+import { demoCityFromSpec } from '../../twin/network/generator.ts';
+import { importRoadnet } from '../../twin/network/importCityFlow.ts';
+import { syntheticCorridor } from '../forecast/synthetic.ts';
+import { ADMIN, api, openSocket, startTestService } from './helpers.ts';
+
+type Svc = Awaited<ReturnType<typeof startTestService>>;
+
+/** A small forecaster for the demo city's roads, stored under the name the service looks for. */
+async function storeForecaster(dataDir: string): Promise<void> {
+  await initForecastBackend();
+  const city = demoCityFromSpec({ ...demoSpec, demand: { ...demoSpec.demand, duration: 600 } }, 0, 'data/demo-city.json');
+  const net = importRoadnet(city.roadnet, 'demo roadnet');
+  const synthetic = syntheticCorridor(net.roads.length, 1, 5, 5);
+  // Urban speeds (km/h) rather than the corridor's freeway ones.
+  const values = synthetic.series.values.map((v) => v * 0.6);
+  const series = makeSeries(net.roads.map((r) => r.id), { stepMinutes: 5, startDayOfWeek: 0, startSlot: 0 }, values);
+  const { forecaster } = await trainForecaster(series, roadGraph(net), { ...FORECAST_MODEL_CONFIG, hiddenUnits: [16] }, { maxEpochs: 2, foldInEpochs: 0, progress: false });
+  const artifact = await forecasterToArtefact(forecaster);
+  disposeForecaster(forecaster);
+  const database = await openDatabase({ dataDir });
+  await database.db.insert(modelArtifacts).values({ name: `speed-forecaster:${city.name}`, artifact });
+  await database.close();
+}
+
+describe('forecasts over HTTP and WebSocket', () => {
+  let svc: Svc;
+
+  beforeAll(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'twin-forecasts-'));
+    await storeForecaster(dataDir);
+    svc = await startTestService({ DATA_DIR: dataDir, SPEED: '60' });
+  }, 240_000);
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('/health names the forecasting backend', async () => {
+    let backend: unknown = null;
+    for (let i = 0; i < 600 && backend === null; i++) {
+      const r = await api(svc.url, '/health', null);
+      backend = r.body.forecastBackend;
+      if (backend === null) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(backend).toMatch(/^(tensorflow|wasm|cpu)$/);
+  }, 90_000);
+
+  it('streams per-road forecasts from the stored model, with running accuracy beside the baselines', async () => {
+    const { ws, next } = await openSocket(`${svc.url.replace('http', 'ws')}/ws?token=${ADMIN}`);
+    try {
+      ws.send(JSON.stringify({ type: 'subscribe', topics: ['forecasts'], rate: 5 }));
+      const first = await next((m) => m.topic === 'forecasts' && m.data?.source === 'model', 120_000);
+      const state = ForecastsStateSchema.parse(first.data);
+      expect(state.model.loadedFrom).toBe('database');
+      expect(state.backend).toMatch(/^(tensorflow|wasm|cpu)$/);
+      expect(state.horizonsMinutes).toEqual([5, 10, 15, 30, 45, 60]);
+      expect(state.roads.map((r) => r.road)).toEqual(svc.runtime.network.roads.map((r) => r.id));
+      for (const road of state.roads) {
+        expect(road.speed).toBeGreaterThan(0);
+        expect(road.forecast).toHaveLength(6);
+        expect(road.forecast.every((v) => v !== null && v > 0)).toBe(true);
+        expect(road.level.every((l) => l !== null)).toBe(true);
+      }
+      // Five simulated minutes later the first forecasts are scored against what happened.
+      const scored = await next((m) => m.topic === 'forecasts' && (m.data?.accuracy?.[0]?.model?.count ?? 0) > 0, 180_000);
+      const acc = ForecastsStateSchema.parse(scored.data).accuracy[0];
+      expect(acc.minutes).toBe(5);
+      expect(acc.model.rmse).toBeGreaterThanOrEqual(0);
+      expect(acc.persistence.count).toBeGreaterThan(0);
+      // The next refresh is a new minute.
+      expect(scored.data.minute).toBeGreaterThan(state.minute);
+    } finally {
+      ws.close();
+    }
+  }, 320_000);
+});

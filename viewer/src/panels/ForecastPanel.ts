@@ -1,0 +1,74 @@
+/**
+ * Congestion at a chosen forecast horizon: the lanes take the colour of their road's forecast
+ * speed over its limit (the same colour-blind-safe ramp and legend as "now"). The horizons come
+ * from the 'forecasts' topic; without it the selector says the service does not publish them.
+ */
+import { h } from '../dom.ts';
+import type { Forecasts } from '../streamSchemas.ts';
+import type { NetworkPanel, PanelContext } from './PanelContext.ts';
+
+export class ForecastPanel implements NetworkPanel {
+  readonly id = 'forecast';
+  readonly title = 'Forecast';
+  readonly element: HTMLElement;
+  private readonly choices = h('div', { class: 'horizons', role: 'radiogroup', 'aria-label': 'Forecast horizon' });
+  private readonly note = h('p', { class: 'small forecast-note' }, 'Waiting for the forecasts stream… (the service may not publish forecasts yet)');
+  private data: Forecasts | null = null;
+  /** Index into horizonsMinutes, or -1 for now. */
+  private horizon = -1;
+  private readonly roadIndex = new Map<string, number>();
+
+  constructor(private readonly ctx: PanelContext) {
+    ctx.net.roads.forEach((r, k) => this.roadIndex.set(r.id, k));
+    this.element = h('div', { class: 'forecast-panel' }, h('section', { class: 'panel-section' }, h('h4', {}, 'Colour lanes by'), this.choices, this.note));
+    this.renderChoices();
+    // Nothing on the topic a while after connecting: the service has no forecasts source.
+    window.setTimeout(() => {
+      if (!this.data) this.note.textContent = 'Not available: this service does not publish forecasts (the forecasts topic is empty). Lanes show the live estimate.';
+    }, 8000);
+  }
+
+  opened(): void {}
+  closed(): void {}
+
+  update(f: Forecasts): void {
+    this.data = f;
+    this.note.textContent = `Forecasts from ${f.source === 'model' ? 'the learned model' : f.source === 'persistence' ? 'persistence (no model trained yet)' : f.source}, for ${f.roads.length} roads.`;
+    this.renderChoices();
+    if (this.horizon >= 0) this.apply();
+  }
+
+  private renderChoices(): void {
+    const hs = this.data?.horizonsMinutes ?? [];
+    const opt = (k: number, label: string) => {
+      const b = h('button', { type: 'button', class: 'tool', role: 'radio', 'aria-checked': String(this.horizon === k), 'data-horizon': k < 0 ? 'now' : hs[k], disabled: k >= 0 && !this.data }, label);
+      b.addEventListener('click', () => {
+        this.horizon = k;
+        this.renderChoices();
+        this.apply();
+      });
+      return b;
+    };
+    this.choices.replaceChildren(opt(-1, 'Now'), ...hs.map((m, k) => opt(k, `+${m} min`)));
+  }
+
+  private apply(): void {
+    const f = this.data;
+    if (this.horizon < 0 || !f) {
+      this.ctx.setLaneOverride(null, null);
+      return;
+    }
+    const net = this.ctx.net;
+    const ratios = new Array<number>(net.lanes.length).fill(Number.NaN);
+    for (const r of f.roads) {
+      const k = this.roadIndex.get(r.road);
+      const v = r.forecast[this.horizon];
+      if (k === undefined || v === null || v === undefined) continue;
+      for (const l of net.roads[k].lanes) {
+        const limitKmh = net.lanes[l].maxSpeed * 3.6;
+        ratios[l] = limitKmh > 0 ? Math.min(1, v / limitKmh) : Number.NaN;
+      }
+    }
+    this.ctx.setLaneOverride(ratios, `forecast +${f.horizonsMinutes[this.horizon]} min`);
+  }
+}
