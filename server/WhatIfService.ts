@@ -171,6 +171,17 @@ function replayToJson(r: Replay): ReplayJson {
   };
 }
 
+/** What recovery reads of a run: its summary and how often it was tried. */
+const RECOVERY_COLUMNS = {
+  id: whatifRuns.id,
+  status: whatifRuns.status,
+  progress: whatifRuns.progress,
+  createdAt: whatifRuns.createdAt,
+  createdBy: whatifRuns.createdBy,
+  name: whatifRuns.name,
+  attempts: whatifRuns.attempts,
+};
+
 export class WhatIfService {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: string[] = [];
@@ -199,28 +210,12 @@ export class WhatIfService {
   /** Loads recent runs and queues again those a previous process accepted but did not finish. */
   async recover(): Promise<{ requeued: string[]; failed: string[] }> {
     const rows = await this.db
-      .select({
-        id: whatifRuns.id,
-        status: whatifRuns.status,
-        progress: whatifRuns.progress,
-        createdAt: whatifRuns.createdAt,
-        createdBy: whatifRuns.createdBy,
-        name: whatifRuns.name,
-        attempts: whatifRuns.attempts,
-      })
+      .select(RECOVERY_COLUMNS)
       .from(whatifRuns)
       .orderBy(desc(whatifRuns.createdAt))
       .limit(this.topicRuns);
     const unfinished = await this.db
-      .select({
-        id: whatifRuns.id,
-        status: whatifRuns.status,
-        progress: whatifRuns.progress,
-        createdAt: whatifRuns.createdAt,
-        createdBy: whatifRuns.createdBy,
-        name: whatifRuns.name,
-        attempts: whatifRuns.attempts,
-      })
+      .select(RECOVERY_COLUMNS)
       .from(whatifRuns)
       .where(inArray(whatifRuns.status, ['queued', 'running']))
       .orderBy(whatifRuns.createdAt);
