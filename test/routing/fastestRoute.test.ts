@@ -130,6 +130,35 @@ describe('fastest route', () => {
     expect(wall[Math.floor(0.5 * wall.length)]).toBeLessThan(20);
   });
 
+  it('matches plain Dijkstra on random pairs of a grid with a few of many landmarks active, both search directions', () => {
+    const net = grid(12, 12);
+    const g = roadGraph(net);
+    const rng = new Mt19937(21);
+    const times = linkTravelTimes(g, randomObservation(g.nLanes, g.nMovements, rng), { signalDelayFactor: 0.1 });
+    // 24 landmarks with 5 or 12 active: the per-query choice of landmarks is exercised.
+    for (const [activeLandmarks, bidirectional] of [
+      [5, true],
+      [12, true],
+      [12, false],
+    ] as const) {
+      const router = new FastestRouter(g, { landmarks: 24, activeLandmarks, bidirectional });
+      router.prepare(times);
+      for (let q = 0; q < 60; q++) {
+        const s = rng.nextInt(g.nRoads);
+        const t = rng.nextInt(g.nRoads);
+        const truth = bruteForce(g, times, [[s, times.drive[s]]]);
+        const r = router.fastestBetweenRoads(s, t, times);
+        if (!Number.isFinite(truth[t])) {
+          expect(r).toBeNull();
+          continue;
+        }
+        expect(r).not.toBeNull();
+        expect(close(r!.travelTime, truth[t])).toBe(true);
+        expect(close(evaluateRoute(g, times, r!.roads, times.drive[s])!.travelTime, r!.travelTime)).toBe(true);
+      }
+    }
+  });
+
   it('builds the same graph from the raw roadnet as from the imported network', () => {
     for (const turnBays of [false, true]) {
       const rn = generateGrid({ rows: 2, cols: 3, turnBays });

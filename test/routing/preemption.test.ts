@@ -13,7 +13,7 @@ import { PreemptionWindowSchema, clearanceBefore, preemptionWindows } from '../.
 import { roadGraph } from '../../twin/routing/RoadGraph.ts';
 import { linkTravelTimes } from '../../twin/routing/TravelTimeModel.ts';
 import { Engine } from '../../twin/sim/Engine.ts';
-import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
+import { TruthObserver, type TrafficObservation } from '../../twin/state/TrafficObservation.ts';
 import { safetyModels } from '../../signal-controllers/fieldSignals.ts';
 import { fixedTimePolicy } from '../../signal-controllers/policies/fixedTime.ts';
 import { grid, randomObservation } from './helpers.ts';
@@ -193,6 +193,54 @@ describe('live ETA and re-routing', () => {
     const last = v.etaHistory[v.etaHistory.length - 1].eta;
     expect(Math.abs(last - v.exitTime)).toBeLessThan(Math.max(10, 0.05 * v.travelTime));
     expect(Math.abs(first - v.exitTime)).toBeLessThan(0.3 * v.travelTime);
+  });
+
+  it('with pre-emption, the ETA at entry counts only the waits the windows cannot clear, not every queue standing now', () => {
+    const net = grid(4, 4);
+    // Busy: queues at most approaches when the vehicles set off.
+    const { flows, specs } = withEmergencies(net, 4, 4, [{ time: 300, pick: 1 }, { time: 420, pick: 5 }], 600);
+    const r = runEmergencyScenario(net, flows, fixedTimePolicy(net), specs, { duration: 900, preemption: true });
+    for (const v of r.vehicles) {
+      expect(Number.isFinite(v.travelTime)).toBe(true);
+      // The first ETA once the vehicle is in the field, against its real exit.
+      const atEntry = v.etaHistory.find((h) => h.time >= v.enterTime)!;
+      expect(Math.abs(atEntry.eta - v.exitTime)).toBeLessThan(0.12 * (v.exitTime - atEntry.time));
+    }
+  });
+
+  it('the live ETA follows the pace the vehicle keeps when the twin misreads the traffic', () => {
+    const net = grid(4, 4);
+    const g = roadGraph(net);
+    const { flows, specs } = withEmergencies(net, 4, 4, [{ time: 60, pick: 2 }], 150);
+    const engine = new Engine(net, flows, { signalMode: 'external' });
+    const controller = new PreemptionController(net, fixedTimePolicy(net));
+    const truth = new TruthObserver(engine, 60);
+    // A twin that reads every road as full of traffic at half its speed: every drive ~2× long.
+    const misread = (): TrafficObservation => {
+      const o = truth.observe();
+      const vehicles = Float64Array.from(o.laneVehicles, (n, l) => Math.max(n, net.lanes[l].length / 7.5));
+      return { ...o, laneVehicles: vehicles, laneSpeed: o.laneSpeed.map((v) => v / 2) };
+    };
+    const tracker = new EmergencyTracker(net, specs, controller, {}, misread);
+    for (let s = 0; s < 900; s++) {
+      controller.beforeStep(engine);
+      engine.step();
+      controller.afterStep();
+      truth.update();
+      tracker.afterStep(engine);
+    }
+    const [v] = tracker.results();
+    expect(Number.isFinite(v.travelTime)).toBe(true);
+    const remaining = (h: { time: number }) => v.exitTime - h.time;
+    const atEntry = v.etaHistory.find((h) => h.time >= v.enterTime)!;
+    // The misread makes the first prediction far too long…
+    expect(atEntry.eta - v.exitTime).toBeGreaterThan(0.4 * remaining(atEntry));
+    // …and the pace driven pulls it in: over the second half of the trip the ETA is within a
+    // fifth of what is left (+10 s, so the last seconds do not make the share meaningless).
+    const late = v.etaHistory.filter((h) => h.time >= v.dispatchTime + 0.5 * v.travelTime);
+    expect(late.length).toBeGreaterThan(5);
+    for (const h of late) expect(Math.abs(h.eta - v.exitTime)).toBeLessThan(0.2 * remaining(h) + 10);
+    expect(g.nRoads).toBeGreaterThan(0);
   });
 
   it('re-routes when the predicted ETA worsens past the threshold and a faster way exists', () => {

@@ -10,7 +10,7 @@ import type { RoadNetwork } from '../network/RoadNetwork.ts';
 import type { TrafficObservation } from '../state/TrafficObservation.ts';
 import { safetyModels } from '../../signal-controllers/fieldSignals.ts';
 import { FastestRouter, RouteEndpointSchema, evaluateRoute, type Route } from './FastestRoute.ts';
-import { PreemptionOptionsSchema, PreemptionWindowSchema, preemptionWindows } from './PreemptionWindow.ts';
+import { PreemptionOptionsSchema, PreemptionWindowSchema, preemptedRoute, preemptionWindows, type PredictionContext } from './PreemptionWindow.ts';
 import { roadGraph, type RoadGraph } from './RoadGraph.ts';
 import { TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
 
@@ -167,15 +167,33 @@ function toJson(net: RoadNetwork, g: RoadGraph, r: Route, now: number): RouteJso
   };
 }
 
+/**
+ * A route found on the link times, its times re-predicted for a pre-empted vehicle: the search
+ * charges every queue and red standing now (it must rank routes on static weights), while the
+ * vehicle meets only what its windows cannot clear in time (see `preemptedRoute`). Same roads;
+ * the destination's undriven tail and the departure offset are kept.
+ */
+function withPreemption(ctx: PredictionContext, times: LinkTimes, r: Route, departAt: number): Route {
+  if (r.legs.length === 0) return r;
+  const first = r.legs[0].arriveStopLine - departAt;
+  const full = evaluateRoute(ctx.graph, times, r.roads, first, departAt);
+  const p = preemptedRoute(ctx, times, r.roads, first, undefined, departAt);
+  if (!full || !p) return r;
+  const tail = full.travelTime - r.travelTime;
+  const travelTime = Math.max(0, p.travelTime - tail);
+  return { ...r, eta: departAt + travelTime, travelTime, legs: p.legs.map((l) => ({ ...l, arriveStopLine: departAt + l.arriveStopLine })) };
+}
+
 /** Fastest route, alternatives and pre-emption windows. Throws NoRouteError when there is no route. */
 export function planEmergencyRoute(ctx: EmergencyRoutingContext, input: EmergencyRouteRequest): EmergencyRouteResponse {
   const q = EmergencyRouteRequestSchema.parse(input);
   const { graph, router } = emergencyRouting(ctx.net);
   const times = timesFor(ctx, graph, q.preemption, q.travelTime);
-  const routes = router.route({ from: q.from, to: q.to, departAt: q.departAt, alternatives: q.alternatives, maxStretch: q.maxStretch, avoidRoads: q.avoidRoads }, times);
-  const windows = q.preemption
-    ? preemptionWindows(routes[0], { net: ctx.net, graph, safety: safetyModels(ctx.net), observation: ctx.observation, now: ctx.now, vehicle: q.vehicle, options: q.windows })
-    : [];
+  const found = router.route({ from: q.from, to: q.to, departAt: q.departAt, alternatives: q.alternatives, maxStretch: q.maxStretch, avoidRoads: q.avoidRoads }, times);
+  const safety = safetyModels(ctx.net);
+  const pctx: PredictionContext = { net: ctx.net, graph, safety, observation: ctx.observation, options: PreemptionOptionsSchema.parse(q.windows ?? {}) };
+  const routes = q.preemption ? found.map((r) => withPreemption(pctx, times, r, q.departAt)) : found;
+  const windows = q.preemption ? preemptionWindows(routes[0], { net: ctx.net, graph, safety, observation: ctx.observation, now: ctx.now, vehicle: q.vehicle, options: q.windows }) : [];
   return { vehicle: q.vehicle, observationTime: ctx.now, routes: routes.map((r) => toJson(ctx.net, graph, r, ctx.now)), windows };
 }
 
@@ -190,19 +208,22 @@ export function updateEmergencyEta(ctx: EmergencyRoutingContext, input: EtaUpdat
   });
   const times = timesFor(ctx, graph, q.preemption, q.travelTime);
   const frac = Math.min(1, q.offset / Math.max(1e-9, graph.roadLength[roads[0]]));
-  const current = evaluateRoute(graph, times, roads, (1 - frac) * times.drive[roads[0]]);
+  const safety = safetyModels(ctx.net);
+  const pctx: PredictionContext = { net: ctx.net, graph, safety, observation: ctx.observation, options: PreemptionOptionsSchema.parse(q.windows ?? {}) };
+  const startLabel = (1 - frac) * times.drive[roads[0]];
+  const predict = (rs: readonly number[]) => (q.preemption ? preemptedRoute(pctx, times, rs, startLabel) : evaluateRoute(graph, times, rs, startLabel));
+  const current = predict(roads);
   if (!current) throw new RangeError('the roads given are not a connected route');
   let chosen = current;
   let reroute: RouteJson | null = null;
   if (q.expectedRemaining !== undefined && current.travelTime > q.expectedRemaining * (1 + q.rerouteThreshold)) {
-    const alt = router.fastestBetweenRoads(roads[0], roads[roads.length - 1], times, { fromFraction: frac });
+    const found = router.fastestBetweenRoads(roads[0], roads[roads.length - 1], times, { fromFraction: frac });
+    const alt = found && predict(found.roads);
     if (alt && alt.travelTime < current.travelTime && alt.roads.join(',') !== roads.join(',')) {
       chosen = alt;
       reroute = toJson(ctx.net, graph, alt, ctx.now);
     }
   }
-  const windows = q.preemption
-    ? preemptionWindows(chosen, { net: ctx.net, graph, safety: safetyModels(ctx.net), observation: ctx.observation, now: ctx.now, vehicle: q.vehicle, options: q.windows })
-    : [];
+  const windows = q.preemption ? preemptionWindows(chosen, { net: ctx.net, graph, safety, observation: ctx.observation, now: ctx.now, vehicle: q.vehicle, options: q.windows }) : [];
   return { vehicle: q.vehicle, eta: ctx.now + chosen.eta, remaining: chosen.travelTime, reroute, windows };
 }

@@ -14,7 +14,7 @@ import { TruthObserver, type TrafficObservation } from '../state/TrafficObservat
 import { safetyModels } from '../../signal-controllers/fieldSignals.ts';
 import type { IntersectionSafety } from '../../signal-controllers/SafetyValidator.ts';
 import { FastestRouter, edgeBetween, evaluateRoute, type Route } from './FastestRoute.ts';
-import { PreemptionOptionsSchema, preemptionWindows, type PreemptionWindow } from './PreemptionWindow.ts';
+import { PreemptionOptionsSchema, preemptedRoute, preemptionWindows, type PreemptionWindow } from './PreemptionWindow.ts';
 import { roadGraph, type RoadGraph } from './RoadGraph.ts';
 import { TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
 
@@ -30,12 +30,19 @@ export const EmergencyOptionsSchema = z.object({
   rerouteGain: z.number().min(0).default(0.1),
   /** Distance before the stop line (beyond the braking distance) at which "arrival" is judged (m). */
   arrivalDistance: z.number().positive().default(15),
+  /**
+   * Live ETA: how many seconds of observed driving weigh as much as the model's prediction when
+   * the vehicle's pace so far corrects the remaining time (see `paceCorrected`).
+   */
+  paceTrust: z.number().positive().default(60),
 });
 export type EmergencyOptions = z.infer<typeof EmergencyOptionsSchema>;
 export type EmergencyOptionsInput = z.input<typeof EmergencyOptionsSchema>;
 
 /** Where windows go: the simulation's PreemptionController, or the service's edge board. */
 export interface PreemptionSink {
+  /** False when windows are accepted but never served (the evaluation's "without" run). */
+  readonly enabled?: boolean;
   upsertWindows(ws: readonly PreemptionWindow[]): void;
   releaseWindow(id: string): void;
   releaseVehicle(vehicle: string): void;
@@ -111,6 +118,16 @@ interface Tracked {
   stoppedAtRed: number;
   etaHistory: { time: number; eta: number }[];
   windowIds: Set<string>;
+  /** The prediction the vehicle's pace is measured against (set once it drives, and on a re-route). */
+  pace: PaceBase | null;
+}
+
+interface PaceBase {
+  time: number;
+  /** The route ahead then, predicted time from then to the end of each of its roads, and each road's drive time. */
+  roads: number[];
+  endTimes: Float64Array;
+  drive: Float64Array;
 }
 
 export class EmergencyTracker {
@@ -198,6 +215,7 @@ export class EmergencyTracker {
       stoppedAtRed: 0,
       etaHistory: [],
       windowIds: new Set(),
+      pace: null,
     };
   }
 
@@ -344,7 +362,9 @@ export class EmergencyTracker {
     if (k < 0) return;
     const remainingRoads = t.roads.slice(k);
     const frac = pos.lane >= 0 ? Math.min(1, pos.dis / Math.max(1e-9, engine.drivableLength(pos.lane))) : 0;
-    let route = evaluateRoute(this.graph, times, remainingRoads, (1 - frac) * times.drive[pos.road]);
+    const obs = this.observation(engine);
+    const startLabel = (1 - frac) * times.drive[pos.road];
+    let route = this.predict(engine, times, obs, remainingRoads, startLabel);
     if (!route) return;
     const remaining = route.travelTime;
     const elapsed = now - t.plannedAt;
@@ -354,11 +374,13 @@ export class EmergencyTracker {
       // The fastest way on; failing that (its first turn may need another lane), the fastest
       // that keeps the next road the vehicle's lane leads to.
       const candidates: Route[] = [];
+      // Candidates are found on the link times and judged by the same prediction as the route held.
       const fastest = this.router.fastestBetweenRoads(pos.road, dest, times, { fromFraction: frac });
-      if (fastest) candidates.push(fastest);
+      const judged = fastest && this.predict(engine, times, obs, fastest.roads, startLabel);
+      if (judged) candidates.push(judged);
       if (remainingRoads.length > 2) {
         const rest = this.router.fastestBetweenRoads(remainingRoads[1], dest, times);
-        const kept = rest && evaluateRoute(this.graph, times, [pos.road, ...rest.roads], (1 - frac) * times.drive[pos.road]);
+        const kept = rest && this.predict(engine, times, obs, [pos.road, ...rest.roads], startLabel);
         if (kept) candidates.push(kept);
       }
       for (const alt of candidates) {
@@ -367,6 +389,8 @@ export class EmergencyTracker {
           t.roads = [...t.roads.slice(0, k), ...alt.roads];
           t.reroutes++;
           route = alt;
+          // A new route: its pace is measured afresh.
+          t.pace = null;
           break;
         }
       }
@@ -374,20 +398,60 @@ export class EmergencyTracker {
       t.plannedRemaining = route.travelTime;
       t.plannedAt = now;
     }
-    this.issueWindows(t, route, now, this.observation(engine));
+    if (pos.lane >= 0 && !t.pace) t.pace = paceBase(route, times, now);
+    this.issueWindows(t, route, now, obs, this.paceCorrected(t, route.travelTime, now, pos.road, frac));
+  }
+
+  /**
+   * The model's remaining time corrected by the pace the vehicle has kept since its prediction
+   * was taken (at entry, or at the last re-route): ratio = (time taken + paceTrust) / (time the
+   * prediction gave for the stretch driven + paceTrust) — the model counts as paceTrust seconds
+   * of driving at its own pace, so a short stretch moves the ETA little and a long one a lot —
+   * bounded to [0.25, 4]; the remaining time is scaled by it. What the link times cannot see (a
+   * slower vehicle ahead that cannot be passed, a twin that reads the traffic slow) shows in the
+   * pace and carries over to the rest of the trip.
+   */
+  private paceCorrected(t: Tracked, remaining: number, now: number, road: number, frac: number): number {
+    const b = t.pace;
+    if (!b) return remaining;
+    const k = b.roads.indexOf(road);
+    if (k < 0) return remaining;
+    const predicted = Math.max(0, b.endTimes[k] - (1 - frac) * b.drive[k]);
+    const elapsed = now - b.time;
+    if (!(elapsed > 0)) return remaining;
+    const tau = this.o.paceTrust;
+    return remaining * Math.min(4, Math.max(0.25, (elapsed + tau) / (predicted + tau)));
   }
 
   private plan(t: Tracked, engine: Engine, times: LinkTimes, now: number, road: number, frac: number): void {
-    const route = evaluateRoute(this.graph, times, t.roads.slice(t.roads.indexOf(road)), (1 - frac) * times.drive[road]);
+    const obs = this.observation(engine);
+    const route = this.predict(engine, times, obs, t.roads.slice(t.roads.indexOf(road)), (1 - frac) * times.drive[road]);
     if (!route) return;
     t.plannedRemaining = route.travelTime;
     t.plannedAt = now;
     t.lastUpdate = now;
-    this.issueWindows(t, route, now, this.observation(engine));
+    this.issueWindows(t, route, now, obs);
   }
 
-  private issueWindows(t: Tracked, route: Route, now: number, obs: TrafficObservation): void {
-    t.etaHistory.push({ time: now, eta: now + route.travelTime });
+  /** Whether this tracker's windows are served (its vehicles are pre-empted). */
+  private get preempting(): boolean {
+    return this.controller !== null && this.controller.enabled !== false;
+  }
+
+  /**
+   * The rest of a route predicted from now (`startLabel` = time to the end of its first road):
+   * the link times as they are without pre-emption; with it, only the waits the windows cannot
+   * clear before the vehicle arrives (`preemptedRoute`), knowing which movements are green now.
+   */
+  private predict(engine: Engine, times: LinkTimes, obs: TrafficObservation, roads: readonly number[], startLabel: number): Route | null {
+    if (!this.preempting) return evaluateRoute(this.graph, times, roads, startLabel);
+    const green = engine.lights.movementGreen;
+    return preemptedRoute({ net: this.net, graph: this.graph, safety: this.safety, observation: obs, options: this.o.preemption }, times, roads, startLabel, (m) => green[m] === 1);
+  }
+
+  /** Records the ETA (`remaining` from now; the route's own by default) and re-issues the windows on the route's legs. */
+  private issueWindows(t: Tracked, route: Route, now: number, obs: TrafficObservation, remaining = route.travelTime): void {
+    t.etaHistory.push({ time: now, eta: now + remaining });
     if (!this.controller) return;
     const ws: PreemptionWindow[] = preemptionWindows(route, {
       net: this.net,
@@ -404,4 +468,16 @@ export class EmergencyTracker {
     t.windowIds = ids;
     this.controller.upsertWindows(ws);
   }
+}
+
+/** Where the pace is measured from: the route's predicted time to the end of each road from `now`. */
+function paceBase(route: Route, times: LinkTimes, now: number): PaceBase {
+  const n = route.roads.length;
+  const endTimes = new Float64Array(n);
+  const drive = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    endTimes[i] = i < route.legs.length ? route.legs[i].arriveStopLine : route.travelTime;
+    drive[i] = times.drive[route.roads[i]];
+  }
+  return { time: now, roads: [...route.roads], endTimes, drive };
 }

@@ -24,7 +24,8 @@ import type { TrafficObservation } from '../state/TrafficObservation.ts';
 import { MIN_GREEN_FLOOR_S, type IntersectionSafety } from '../../signal-controllers/SafetyValidator.ts';
 import { programClearance } from '../../signal-controllers/plans.ts';
 import type { RoadGraph } from './RoadGraph.ts';
-import type { Route } from './FastestRoute.ts';
+import { edgeBetween, type Route, type RouteLeg } from './FastestRoute.ts';
+import { edgeCost, type LinkTimes } from './TravelTimeModel.ts';
 
 export const PreemptionOptionsSchema = z.object({
   /** Smallest ± margin on the predicted arrival (s). */
@@ -69,6 +70,38 @@ export function clearanceBefore(net: RoadNetwork, safety: IntersectionSafety, mo
   return Math.max(c, programClearance(net.intersections[safety.index]));
 }
 
+/** What a window must allow before the vehicle's arrival at one signal (s); see the header. */
+export interface WindowLead {
+  minGreen: number;
+  clearance: number;
+  queueFlush: number;
+  /** minGreen + 2 × clearance + queueFlush. */
+  total: number;
+}
+
+/**
+ * The lead a window opens with at the signal ending the approach of global movement `movement`:
+ * the same rule whether it is used to time the window or to predict what the vehicle still waits
+ * there (a vehicle nearer than the lead waits the difference).
+ */
+export function windowLead(
+  net: RoadNetwork,
+  graph: RoadGraph,
+  safety: IntersectionSafety,
+  movement: number,
+  observation: TrafficObservation | null,
+  options: PreemptionOptions,
+): WindowLead {
+  let queue = 0;
+  if (observation) {
+    // The vehicle takes one of the movement's lanes; plan for the longest queue among them.
+    for (let k = graph.mvLaneStart[movement]; k < graph.mvLaneStart[movement + 1]; k++) queue = Math.max(queue, observation.laneQueue[graph.mvLanes[k]]);
+  }
+  const clearance = clearanceBefore(net, safety, [net.movements[movement].localIndex]);
+  const queueFlush = queue * options.dischargeHeadway;
+  return { minGreen: options.minGreen, clearance, queueFlush, total: options.minGreen + 2 * clearance + queueFlush };
+}
+
 export interface WindowContext {
   net: RoadNetwork;
   graph: RoadGraph;
@@ -93,15 +126,7 @@ export function preemptionWindows(route: Route, ctx: WindowContext): PreemptionW
     const local = mv.localIndex;
     const eta = ctx.now + leg.arriveStopLine;
     const margin = Math.max(o.minMargin, o.marginShare * Math.max(0, leg.arriveStopLine));
-    let queue = 0;
-    if (ctx.observation) {
-      // The vehicle takes one of the movement's lanes; plan for the longest queue among them.
-      for (let k = graph.mvLaneStart[leg.movement]; k < graph.mvLaneStart[leg.movement + 1]; k++)
-        queue = Math.max(queue, ctx.observation.laneQueue[graph.mvLanes[k]]);
-    }
-    const clearance = clearanceBefore(net, safety, [local]);
-    const queueFlush = queue * o.dischargeHeadway;
-    const lead = o.minGreen + 2 * clearance + queueFlush;
+    const { clearance, queueFlush, total: lead } = windowLead(net, graph, safety, leg.movement, ctx.observation ?? null, o);
     let crossing = 0;
     for (const l of mv.laneLinks) crossing = Math.max(crossing, net.laneLinks[l].length);
     const earliest = eta - margin;
@@ -125,4 +150,57 @@ export function preemptionWindows(route: Route, ctx: WindowContext): PreemptionW
     });
   }
   return out;
+}
+
+export interface PredictionContext {
+  net: RoadNetwork;
+  graph: RoadGraph;
+  safety: ReadonlyMap<number, IntersectionSafety>;
+  observation: TrafficObservation | null;
+  options: PreemptionOptions;
+}
+
+/**
+ * A pre-empted vehicle's predicted times along `roads` (`startLabel` = time to the end of the
+ * first road; times from now). The wait at a signal ahead is what its window cannot clear before
+ * the vehicle gets there: a window opens `lead` (minimum green + clearances + the queue's
+ * discharge, the rule that times the windows) before the arrival, so a vehicle t s from the stop
+ * line waits max(0, lead − t) and only the nearest signals cost anything. Where the vehicle's
+ * movement is green already (`greenNow`: served, or green anyway and held for it) only the
+ * queue's discharge is left. Unsignalised stop lines keep the link times' delay. Driving and
+ * crossing are the link times' (current speeds); a forecast's factor — a road's whole time later
+ * over its time now, mostly queueing at signals that pre-emption clears — scales only the
+ * congestion above free flow. Null if two consecutive roads are not connected.
+ */
+export function preemptedRoute(
+  ctx: PredictionContext,
+  times: LinkTimes,
+  roads: readonly number[],
+  startLabel: number,
+  greenNow: (movement: number) => boolean = () => false,
+  /** Departure, s from now: times are from it; the forecast is read at departAt + t. */
+  departAt = 0,
+): Route | null {
+  const g = ctx.graph;
+  if (roads.length === 0) return null;
+  const legs: RouteLeg[] = [];
+  let t = startLabel;
+  for (let i = 0; i + 1 < roads.length; i++) {
+    const e = edgeBetween(g, roads[i], roads[i + 1]);
+    if (e < 0) return null;
+    const movement = g.edgeMovement[e];
+    const to = roads[i + 1];
+    const inter = g.roadTo[roads[i]];
+    const safety = ctx.safety.get(inter);
+    const scale = times.forecast && times.edgeWeight[e] > 0 ? edgeCost(times, g, e, departAt + t) / times.edgeWeight[e] : 1;
+    let wait = times.stopDelay[e] * scale;
+    if (safety) {
+      const lead = windowLead(ctx.net, g, safety, movement, ctx.observation, ctx.options);
+      wait = Math.max(0, (greenNow(movement) ? lead.queueFlush : lead.total) - t);
+    }
+    legs.push({ intersection: inter, movement, fromRoad: roads[i], toRoad: to, arriveStopLine: t, stopDelay: wait });
+    const cross = times.edgeWeight[e] - times.stopDelay[e] - times.drive[to];
+    t += wait + cross + times.freeDrive[to] + (times.drive[to] - times.freeDrive[to]) * scale;
+  }
+  return { roads: [...roads], roadIds: roads.map((r) => g.roadIds[r]), eta: t, travelTime: t, legs, overlap: 1 };
 }
