@@ -4,8 +4,13 @@
  * The physics it leans on: with lane changing off every vehicle passes every loop of its lane in
  * order, so counts along a lane agree up to what the sections between can hold, and the camera's
  * stop-line departures and count in view tie the downstream loops down tightly. Checks:
- * - silent: no reading for `silentAfter` s; dropouts: under 70 % of the last 60 sequence
- *   numbers received (5 % network loss is not a fault);
+ * - silent: no reading for `silentAfter` s; dropouts: a CUSUM of lost sequence numbers against
+ *   the loss the network as a whole shows (so 5 % network loss flags nobody);
+ * - impossible readings over the whole run: several counts within one second, or a count whose
+ *   whole presence is shorter than any vehicle (a few prove a fault however quiet the lane);
+ * - long balances: stop bar against camera line counts, advance loop against what entered the
+ *   camera's view, and a road's entrances against the upstream stop lines, since every
+ *   snapshot of the last two hours (a steady 30 % bias outgrows the tolerance);
  * - stuck-on: presence without a break and no counts, while something contradicts a vehicle
  *   standing there (the camera sees none in that lane, more vehicles passed the loops around it
  *   than the space between could hold, or no queue reaches back to it). Time alone proves
@@ -47,6 +52,24 @@ const ARRIVAL_SLACK = 5;
 const LONG_WINDOW = 480;
 /** Window of the several-counts-per-second check (s). */
 const CHATTER_WINDOW = 180;
+/** Shortest road vehicle (m): a presence shorter than (this + loop) at 1.5 × the limit is no vehicle. */
+const MIN_VEHICLE_LENGTH = 3;
+/** Impossible readings (several counts in one second; pulses too short for a vehicle) that prove a loop wrong over a run. */
+const IMPOSSIBLE_EVENTS = 3;
+/**
+ * Message-loss CUSUM: a loop's lost sequence numbers are tested against the loss the whole
+ * network shows (the median loop's), so that a lossy network flags nobody and a loop losing
+ * far more than its peers is found however quiet its lane. Threshold on the log-likelihood
+ * ratio: with 5 % network loss a healthy loop crosses it about once in 10^5 messages.
+ */
+const LOSS_CUSUM_H = 12;
+/** Long count checks: snapshots of every total each SNAP_EVERY s, kept for SNAP_KEEP snapshots (2 h). */
+const SNAP_EVERY = 30;
+const SNAP_KEEP = 240;
+/** Consecutive long checks (every 10 s) a violation must persist: outlasts counts delayed by lost messages. */
+const LONG_PERSISTENCE = 3;
+/** Sequence numbers this far behind the newest are final (a late message would have come). */
+const LOSS_REORDER = 5;
 
 export class FaultDetector {
   readonly flags: SensorFlag[] = [];
@@ -54,6 +77,8 @@ export class FaultDetector {
   /** Start (seq) of the current run of full occupancy without counts / of no presence; -1 none. */
   private readonly onRun: Float64Array;
   private readonly offRun: Float64Array;
+  /** Second the current off-run began (its first reading may leave the ring on a long silence). */
+  private readonly offRunSec: Float64Array;
   private readonly violation: Int32Array;
   /** During an on-run: seconds the camera saw the lane empty, and the vehicles it saw in view (sum, n). */
   private readonly runEmpty: Float64Array;
@@ -65,6 +90,25 @@ export class FaultDetector {
   /** Consecutive checks the entrance→advance section of an entrance's lane looked impossible. */
   private readonly sectionSuspect: Int32Array;
   private readonly started: number;
+  /** Per loop over the run: total of the last reading processed, readings with several counts, readings with counts, impossibly short pulses, and the time of the first impossible event. */
+  private readonly prevTotal: Float64Array;
+  private readonly multiRuns: Float64Array;
+  private readonly activeRuns: Float64Array;
+  private readonly activeSince: Float64Array;
+  private readonly shortPulses: Float64Array;
+  private readonly firstImpossible: Float64Array;
+  /** Per loop: last sequence number judged received or lost, counts of each, and the loss CUSUM (and where it last left zero). */
+  private readonly lossSeq: Float64Array;
+  private readonly lostN: Float64Array;
+  private readonly judgedN: Float64Array;
+  private readonly lossCusum: Float64Array;
+  private readonly lossSince: Float64Array;
+  /** Snapshots for the long checks: second, loop totals, lane departure totals, corrected in-view counts. */
+  private readonly snaps: { sec: number; loop: Float64Array; dep: Float64Array; zc: Float64Array; roadIn: Float64Array; up: Float64Array; nv: Float64Array; ntot: Float64Array }[] = [];
+  private readonly longViolation: Int32Array;
+  private readonly roadLongViolation: Int32Array;
+  /** Loss rate of the typical loop (median over loops with enough messages), refreshed every 10 s. */
+  networkLoss = NaN;
 
   constructor(
     private readonly ctx: TwinContext,
@@ -75,6 +119,7 @@ export class FaultDetector {
     this.processedSeq = new Float64Array(nD).fill(-1);
     this.onRun = new Float64Array(nD).fill(-1);
     this.offRun = new Float64Array(nD).fill(-1);
+    this.offRunSec = new Float64Array(nD);
     this.violation = new Int32Array(nD);
     this.runEmpty = new Float64Array(nD);
     this.runQueueSum = new Float64Array(nD);
@@ -83,6 +128,340 @@ export class FaultDetector {
     this.sectionSuspect = new Int32Array(nD);
     this.camResidual = new Float64Array(ctx.store.nCam).fill(1);
     this.started = ctx.sec;
+    this.prevTotal = new Float64Array(nD).fill(NaN);
+    this.multiRuns = new Float64Array(nD);
+    this.activeRuns = new Float64Array(nD);
+    this.activeSince = new Float64Array(nD);
+    this.shortPulses = new Float64Array(nD);
+    this.firstImpossible = new Float64Array(nD).fill(NaN);
+    this.lossSeq = new Float64Array(nD).fill(-1);
+    this.lostN = new Float64Array(nD);
+    this.judgedN = new Float64Array(nD);
+    this.lossCusum = new Float64Array(nD);
+    this.lossSince = new Float64Array(nD);
+    this.longViolation = new Int32Array(nD);
+    this.roadLongViolation = new Int32Array(ctx.net.roads.length);
+  }
+
+  private snapshot(): void {
+    const ctx = this.ctx;
+    const now = ctx.sec;
+    const nL = ctx.topo.nLanes;
+    const nR = ctx.net.roads.length;
+    const snap = { sec: now, loop: new Float64Array(ctx.store.nDet), dep: new Float64Array(nL), zc: new Float64Array(nL), roadIn: new Float64Array(nR), up: Float64Array.from(this.est.nUp), nv: Float64Array.from(this.est.nView), ntot: Float64Array.from(this.est.nTot) };
+    for (let r = 0; r < nR; r++) snap.roadIn[r] = ctx.histRoadIn.at(r, now, now);
+    for (let d = 0; d < ctx.store.nDet; d++) snap.loop[d] = ctx.histLoop.at(d, now, now);
+    for (let l = 0; l < nL; l++) {
+      snap.dep[l] = ctx.histDep.at(l, now, now);
+      snap.zc[l] = ctx.histZc.at(l, now, now);
+    }
+    this.snaps.push(snap);
+    if (this.snaps.length > SNAP_KEEP) this.snaps.shift();
+  }
+
+  /**
+   * The window checks compare counts over 90 s and 480 s, where a 30 % miscount on a quiet lane
+   * is a vehicle or two, inside the tolerance. Counts along a lane must agree over any span,
+   * however long, up to what the section holds at its two ends, so a steady bias grows with
+   * the span while the tolerance grows only with its square root: each loop is compared with
+   * its independent reference since every snapshot of the last two hours (the worst span
+   * decides), every 10 s, and flagged when the disagreement persists over 20 s.
+   * - stop bar (approach): camera line departures, scaled by the share the camera catches;
+   * - advance (camera watching exactly the section to the stop line): what left the view by the
+   *   camera's line count plus the change in its corrected count in view.
+   * Both only for a shortfall (see below).
+   */
+  private longBalance(d: number): { reason: FaultReason; detail: string; since: number } | null {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const now = ctx.sec;
+    const l = ctx.store.layout.detectors[d].lane;
+    if (now - this.started < this.opt.warmup) return this.noLong(d);
+    if (topo.entrance[l] === d) return this.longSection(d);
+    const isStop = topo.stop[l] === d && topo.approach[l] === 1;
+    const isAdvance = topo.advance[l] === d && topo.viewMeasures[l] === 1;
+    if ((!isStop && !isAdvance) || !this.camOk(l)) return this.noLong(d);
+    const c = topo.camera[l];
+    const g = this.est.lineVisibility(c);
+    const own1 = ctx.histLoop.at(d, now, now);
+    const dep1 = ctx.histDep.at(l, now, now);
+    const z1 = ctx.histZc.at(l, now, now);
+    if (isAdvance && z1 !== z1) return this.noLong(d);
+    const vis = this.est.visibility[l];
+    let worst = 1;
+    let found: { own: number; expected: number; tol: number; since: number } | null = null;
+    for (let k = this.snaps.length - 1; k >= 0; k--) {
+      const sn = this.snaps[k];
+      if (now - sn.sec < this.opt.balanceWindow) continue;
+      const own = own1 - sn.loop[d];
+      const dep = (dep1 - sn.dep[l]) / g;
+      let expected: number;
+      let tol: number;
+      // Only a shortfall against the camera's line count proves anything: vehicles whose trip
+      // ends at the stop line cross the loop but never the line, so a healthy loop counts more.
+      let oneSided = isStop;
+      if (isStop) {
+        expected = dep;
+        const m = Math.max(own, expected);
+        // Binomial spread of what the camera misses, and its miss rate varying with density.
+        tol = 2 + 3 * Math.sqrt((m * (1 - g)) / g) + (1 - g) * m + 0.05 * m;
+      } else {
+        const z0 = sn.zc[l];
+        if (z0 !== z0) continue;
+        // What left the view by the camera's line count, not the stop-bar loop: a disagreement
+        // with the stop bar cannot say which of the two loops is wrong, while a shortfall against
+        // the camera can (vehicles ending their trip at the line pass the advance loop but not
+        // the line: they only raise its count).
+        const out = dep;
+        expected = Math.max(0, out + z1 - z0);
+        const m = Math.max(own, out);
+        tol = 2 + 0.05 * m + 3 * Math.sqrt((m * (1 - g)) / g) + (1 - g) * m + 3 * Math.sqrt(this.camResidual[c]) + 2 * (1 - vis) * (z0 + z1);
+        oneSided = true;
+      }
+      const ratio = (oneSided ? expected - own : Math.abs(own - expected)) / tol;
+      if (ratio > worst) {
+        worst = ratio;
+        found = { own, expected, tol, since: sn.sec };
+      }
+    }
+    if (!found) return this.noLong(d);
+    if (++this.longViolation[d] < LONG_PERSISTENCE) return null;
+    const { own, expected, tol, since } = found;
+    const reason: FaultReason = own === 0 && this.offRun[d] >= 0 ? 'stuck-off' : own > 1.6 * expected + 2 ? 'chatter' : 'miscount';
+    return { reason, detail: `counted ${own} since ${since} s where ${isStop ? 'the camera\'s stop-line count implies' : 'the camera\'s section implies'} ${expected.toFixed(0)} ± ${tol.toFixed(0)}`, since };
+  }
+
+  /**
+   * Entrances of a road against the upstream stop lines' counts into it since every snapshot:
+   * a shortfall beyond what the links hold at the two ends and what the cameras miss means an
+   * entrance lost vehicles. (Only a shortfall: trips that start on the road pass its entrances
+   * unseen upstream.) The culprit is the entrance furthest below its own advance loop over the
+   * same span, which must be clearly below it.
+   */
+  private longRoad(r: number): { detector: number; reason: FaultReason; detail: string; since: number } | null {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const now = ctx.sec;
+    if (now - this.started < this.opt.warmup || this.snaps.length === 0) return null;
+    const u1 = ctx.histRoadIn.at(r, now, now);
+    if (!Number.isFinite(u1)) return null;
+    const lanes = topo.roadLanes[r];
+    for (const l of lanes) if (topo.entrance[l] < 0 || !ctx.loopTrusted[topo.entrance[l]]) return null;
+    let caught = 0;
+    let moves = 0;
+    for (const m of topo.roadInMovements[r]) {
+      caught += this.est.lineVisibility(topo.movementCamera[m]);
+      moves++;
+    }
+    const g = moves > 0 ? caught / moves : 1;
+    let worst = 1;
+    let at = -1;
+    for (let k = this.snaps.length - 1; k >= 0; k--) {
+      const sn = this.snaps[k];
+      if (now - sn.sec < this.opt.balanceWindow) continue;
+      const u0 = sn.roadIn[r];
+      if (!Number.isFinite(u0)) break;
+      let sum = 0;
+      for (const l of lanes) sum += ctx.histLoop.at(topo.entrance[l], now, now) - sn.loop[topo.entrance[l]];
+      const inflow = (u1 - u0) / g;
+      const m = Math.max(sum, inflow);
+      const tol = 2 + topo.roadLinkCap[r] + 0.05 * m + 3 * Math.sqrt((m * (1 - g)) / g) + (1 - g) * m;
+      const ratio = (inflow - sum) / tol;
+      if (ratio > worst) {
+        worst = ratio;
+        at = k;
+      }
+    }
+    if (at < 0) {
+      this.roadLongViolation[r] = 0;
+      return null;
+    }
+    if (++this.roadLongViolation[r] < LONG_PERSISTENCE) return null;
+    const sn = this.snaps[at];
+    let best = -1;
+    let bestGap = 0;
+    for (const l of lanes) {
+      const e = topo.entrance[l];
+      const a = topo.advance[l];
+      if (a < 0 || !ctx.loopTrusted[a]) continue;
+      const own = ctx.histLoop.at(e, now, now) - sn.loop[e];
+      const ref = ctx.histLoop.at(a, now, now) - sn.loop[a];
+      // (What the section between held at the span's start may have left since: as estimated then.)
+      const gap = ref - own - sn.up[l];
+      if (gap > bestGap + 2) {
+        bestGap = gap;
+        best = e;
+      }
+    }
+    if (best < 0) return null;
+    this.roadLongViolation[r] = 0;
+    const own = ctx.histLoop.at(best, now, now) - sn.loop[best];
+    return {
+      detector: best,
+      reason: own === 0 ? 'stuck-off' : 'miscount',
+      detail: `road ${ctx.net.roads[r].id}: its entrances fell short of the upstream stop lines since ${sn.sec} s; this one counted ${own}, ${bestGap.toFixed(0)} below its advance loop`,
+      since: sn.sec,
+    };
+  }
+
+  /**
+   * An entrance against its own advance loop since every snapshot, with what the section held
+   * then (as estimated): vehicles past the advance loop since then either entered since or were
+   * in the section, so a surplus there means the entrance missed vehicles; and while no queue
+   * has stood on the advance loop for two free travel times, whatever entered before that has
+   * passed it, so a surplus at the entrance means it counted vehicles that are not there (net
+   * of any shortfall of the advance loop against the camera). A loop in doubt is no reference.
+   */
+  private longSection(d: number): { reason: FaultReason; detail: string; since: number } | null {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const now = ctx.sec;
+    const l = ctx.store.layout.detectors[d].lane;
+    const a = topo.advance[l];
+    if (a < 0 || !ctx.loopTrusted[a] || this.violation[a] > 0 || this.longViolation[a] > 0) return this.noLong(d);
+    const T = Math.round(2 * this.est.upstreamTime(l)) + 10;
+    const free = !this.est.standingOn(a) && this.est.recentOccupancy(a, T + 10) < 0.3;
+    // A surplus at the entrance is as well explained by an advance loop that misses vehicles:
+    // it is laid on the entrance only net of how far the advance loop falls short of what the
+    // camera saw enter its view (so only where a camera watches that section).
+    const cam = this.camOk(l) && topo.viewMeasures[l] === 1;
+    const g = cam ? this.est.lineVisibility(topo.camera[l]) : 1;
+    const z1 = cam ? ctx.histZc.at(l, now, now) : NaN;
+    const dep1 = ctx.histDep.at(l, now, now);
+    const e1 = ctx.histLoop.at(d, now, now);
+    const eT = ctx.histLoop.at(d, now - T, now);
+    const a1 = ctx.histLoop.at(a, now, now);
+    let worst = 1;
+    let found: { excess: number; over: boolean; since: number; tol: number } | null = null;
+    for (let k = this.snaps.length - 1; k >= 0; k--) {
+      const sn = this.snaps[k];
+      if (now - T - sn.sec < this.opt.balanceWindow) continue;
+      const passed = a1 - sn.loop[a];
+      const entered = e1 - sn.loop[d];
+      const tol = 3 + 0.05 * Math.max(passed, entered);
+      const under = passed - entered - sn.up[l];
+      if (under / tol > worst) {
+        worst = under / tol;
+        found = { excess: under, over: false, since: sn.sec, tol };
+      }
+      const z0 = sn.zc[l];
+      if (free && z1 === z1 && z0 === z0) {
+        const shortfall = Math.max(0, (dep1 - sn.dep[l]) / g + z1 - z0 - passed);
+        const over = eT - sn.loop[d] - passed - sn.up[l] - shortfall;
+        if (over / tol > worst) {
+          worst = over / tol;
+          found = { excess: over, over: true, since: sn.sec, tol };
+        }
+      }
+    }
+    if (!found) return this.noLong(d);
+    if (++this.longViolation[d] < LONG_PERSISTENCE) return null;
+    const { excess, over, since, tol } = found;
+    const own = e1 - this.snaps.find((x) => x.sec === since)!.loop[d];
+    return {
+      reason: !over && own === 0 && this.offRun[d] >= 0 ? 'stuck-off' : 'miscount',
+      detail: over
+        ? `counted ${excess.toFixed(0)} more since ${since} s than reached the free-flowing advance loop (± ${tol.toFixed(0)})`
+        : `counted ${excess.toFixed(0)} fewer since ${since} s than passed its advance loop (± ${tol.toFixed(0)})`,
+      since,
+    };
+  }
+
+  private noLong(d: number): null {
+    this.longViolation[d] = 0;
+    return null;
+  }
+
+  /**
+   * The network's loss rate: pooled over trusted loops without the 10 % losing most (where the
+   * faulty ones are). NaN until 2000 messages have been judged: before that, no verdicts.
+   */
+  private refreshNetworkLoss(): void {
+    const idx: number[] = [];
+    for (let d = 0; d < this.ctx.store.nDet; d++) if (this.ctx.loopTrusted[d] && this.judgedN[d] > 0) idx.push(d);
+    const rate = (d: number) => this.lostN[d] / this.judgedN[d];
+    idx.sort((a, b) => rate(a) - rate(b));
+    let lost = 0;
+    let judged = 0;
+    for (const d of idx.slice(0, Math.ceil(0.9 * idx.length))) {
+      lost += this.lostN[d];
+      judged += this.judgedN[d];
+    }
+    this.networkLoss = judged >= 2000 ? lost / judged : NaN;
+  }
+
+  /**
+   * Judges loop d's sequence numbers that are final (received, or lost) and runs the CUSUM of
+   * "this loop loses messages at p1" against "at the network's rate p0"; a verdict when it
+   * crosses the threshold.
+   */
+  private lossCheck(d: number): { reason: FaultReason; detail: string; since: number } | null {
+    const ctx = this.ctx;
+    const s = ctx.store;
+    const last = s.loopLastSeq[d];
+    if (last < 0) return null;
+    const nowMs = ctx.epochMs + ctx.sec * 1000;
+    // (The newest reading is always received; below it, a gap is final once later readings
+    // have had time to overtake it, or the newest is itself old.)
+    const limit = nowMs - s.loopLastMs[d] > ARRIVAL_SLACK * 1000 ? last : last - LOSS_REORDER;
+    // p0 with a margin over the network's rate (loss varies a little from loop to loop);
+    // p1: a loop losing several times that is at fault.
+    const ready = this.networkLoss === this.networkLoss;
+    const p0 = Math.max(0.01, 1.25 * (ready ? this.networkLoss : 0));
+    const p1 = Math.min(0.9, Math.max(p0 + 0.2, 2.5 * p0));
+    const up = Math.log(p1 / p0);
+    const down = Math.log((1 - p1) / (1 - p0));
+    for (let q = Math.max(this.lossSeq[d] + 1, last - RING + 1); q <= limit; q++) {
+      const got = s.rSeq[d * RING + (q % RING)] === q;
+      this.judgedN[d]++;
+      if (!got) this.lostN[d]++;
+      if (!ready) {
+        this.lossSeq[d] = q;
+        continue;
+      }
+      const before = this.lossCusum[d];
+      this.lossCusum[d] = Math.max(0, before + (got ? down : up));
+      if (before === 0 && this.lossCusum[d] > 0) this.lossSince[d] = got ? ctx.sec : this.lossSinceOf(d, q);
+      this.lossSeq[d] = q;
+    }
+    if (this.lossCusum[d] < LOSS_CUSUM_H) return null;
+    const share = this.lostN[d] / Math.max(1, this.judgedN[d]);
+    return {
+      reason: 'dropouts',
+      detail: `loses messages far beyond the network's ${(100 * this.networkLoss).toFixed(1)} % (CUSUM ${this.lossCusum[d].toFixed(1)}; ${(100 * share).toFixed(0)} % over the run)`,
+      since: this.lossSince[d],
+    };
+  }
+
+  /** Approximate second of a (lost) reading: that of the nearest received reading before it. */
+  private lossSinceOf(d: number, q: number): number {
+    const s = this.ctx.store;
+    for (let k = q - 1; k >= 0 && k > q - RING; k--) {
+      const slot = d * RING + (k % RING);
+      if (s.rSeq[slot] === k) return secOf(this.ctx, s.rTs[slot]);
+    }
+    return this.ctx.sec;
+  }
+
+  /**
+   * Readings no healthy loop produces, counted over the run: several counts in one second
+   * (vehicles keep ~2 s apart; insertion needs a full gap), and a count whose whole presence
+   * (no occupancy in the readings either side) is shorter than the shortest vehicle passing at
+   * 1.5 × the speed limit. A few of these prove the loop splits vehicles or pulses by itself,
+   * however few vehicles pass (a windowed check needs traffic to see it).
+   */
+  private impossible(d: number): { reason: FaultReason; detail: string; since: number } | null {
+    const multi = this.multiRuns[d];
+    const pulses = this.shortPulses[d];
+    if (multi + pulses < IMPOSSIBLE_EVENTS) return null;
+    // (Several counts must also be a visible share of the loop's activity: a rare coincidence
+    // on a busy loop is not a fault.)
+    if (pulses < IMPOSSIBLE_EVENTS && multi < 0.05 * this.activeSince[d]) return null;
+    return {
+      reason: pulses >= multi ? 'chatter' : 'miscount',
+      detail: `${multi} readings with several counts in a second and ${pulses} pulses too short for a vehicle (of ${this.activeSince[d]} with counts since the first)`,
+      since: this.firstImpossible[d],
+    };
   }
 
   /** Runs every check; returns the sensors newly flagged. */
@@ -92,6 +471,8 @@ export class FaultDetector {
     const now = ctx.sec;
     const nowMs = ctx.epochMs + now * 1000;
     const out: SensorFlag[] = [];
+    if (now % 10 === 0) this.refreshNetworkLoss();
+    if (now % SNAP_EVERY === 0) this.snapshot();
     const flagLoop = (d: number, reason: FaultReason, detail: string, since: number) => {
       ctx.loopTrusted[d] = 0;
       const f: SensorFlag = { sensorId: store.layout.detectors[d].id, kind: 'loop', index: d, reason, detail, at: now, since: Math.min(now, since) };
@@ -129,14 +510,10 @@ export class FaultDetector {
         flagLoop(d, 'silent', `no reading for ${silentFor.toFixed(0)} s`, last === -Infinity ? this.started : secOf(ctx, last));
         continue;
       }
-      if ((d + now) % 10 === 0) {
-        // Readings of the last two minutes (at least 8 due: heartbeats come every 10 s); 5 %
-        // network loss losing 40 % of them is vanishingly rare.
-        const { due, share } = store.loopReceivedSince(d, nowMs - 120_000);
-        if (due >= 8 && share < 0.6) {
-          flagLoop(d, 'dropouts', `${Math.round((1 - share) * 100)} % of the ${due} readings due in the last 120 s missing`, now - 120);
-          continue;
-        }
+      const lost = this.lossCheck(d);
+      if (lost) {
+        flagLoop(d, lost.reason, lost.detail, lost.since);
+        continue;
       }
       this.advanceRuns(d);
       if (this.onRun[d] >= 0) {
@@ -149,12 +526,12 @@ export class FaultDetector {
           this.runQueueN[d]++;
         }
       }
-      const verdict = this.stuck(d) ?? this.chatter(d) ?? this.balance(d);
+      const verdict = this.stuck(d) ?? this.impossible(d) ?? this.chatter(d) ?? this.balance(d) ?? ((d + now) % 10 === 0 ? this.longBalance(d) : null);
       if (verdict) flagLoop(d, verdict.reason, verdict.detail, verdict.since);
     }
     for (let r = 0; r < ctx.net.roads.length; r++) {
       if ((r + now) % CHECK_EVERY !== 0) continue;
-      const verdict = this.roadEntrances(r);
+      const verdict = this.roadEntrances(r) ?? ((r + now) % 10 === 0 ? this.longRoad(r) : null);
       if (verdict) flagLoop(verdict.detector, verdict.reason, verdict.detail, verdict.since);
     }
     return out;
@@ -251,11 +628,33 @@ export class FaultDetector {
   private advanceRuns(d: number): void {
     const s = this.ctx.store;
     const last = s.loopLastSeq[d];
+    const det = s.layout.detectors[d];
+    const minPulse = (MIN_VEHICLE_LENGTH + det.length) / (1.5 * this.ctx.topo.maxSpeed[det.lane]);
+    // (Not at an exit loop: vehicles leave the network at the lane's end, cutting their pulse.)
+    const topo = this.ctx.topo;
+    const pulsesTell = topo.approach[det.lane] === 1 || topo.stop[det.lane] !== d;
     for (let q = Math.max(this.processedSeq[d] + 1, last - RING + 1); q <= last; q++) {
       const slot = d * RING + (q % RING);
       if (s.rSeq[slot] !== q) continue; // missing: neither breaks nor extends a run
       const occ = s.rOcc[slot];
-      const n = s.rCount[slot];
+      // Counts since the previous reading held, by the running total: a count lost with a
+      // missing reading still shows (and still breaks an on-run or an off-run).
+      const prev = this.prevTotal[d];
+      const n = Math.max(s.rCount[slot], prev === prev ? s.rTotal[slot] - prev : 0);
+      this.prevTotal[d] = s.rTotal[slot];
+      if (s.rCount[slot] > 0) {
+        this.activeRuns[d]++;
+        if (this.firstImpossible[d] === this.firstImpossible[d]) this.activeSince[d]++;
+        if (s.rCount[slot] >= 2) this.noteImpossible(d, q, 'multi');
+      }
+      // The reading before this one, if its neighbours on both sides are held and empty and it
+      // counted: its whole presence lies within it.
+      const p = d * RING + ((q - 1) % RING);
+      const pp = d * RING + ((q - 2) % RING);
+      if (pulsesTell && q >= 2 && occ === 0 && s.rSeq[p] === q - 1 && s.rSeq[pp] === q - 2 && s.rOcc[pp] === 0 && s.rCount[p] === 1) {
+        const pulse = (s.rOcc[p] * s.rSpan[p]) / 1000;
+        if (pulse < minPulse) this.noteImpossible(d, q - 1, 'pulse');
+      }
       if (occ >= 0.999 && (n === 0 || this.onRun[d] < 0)) {
         if (this.onRun[d] < 0) {
           this.onRun[d] = q;
@@ -265,10 +664,19 @@ export class FaultDetector {
         }
       } else this.onRun[d] = -1;
       if (occ === 0 && n === 0) {
-        if (this.offRun[d] < 0) this.offRun[d] = q;
+        if (this.offRun[d] < 0) {
+          this.offRun[d] = q;
+          this.offRunSec[d] = this.seqSec(d, q);
+        }
       } else this.offRun[d] = -1;
     }
     if (last > this.processedSeq[d]) this.processedSeq[d] = last;
+  }
+
+  private noteImpossible(d: number, q: number, kind: 'multi' | 'pulse'): void {
+    if (kind === 'multi') this.multiRuns[d]++;
+    else this.shortPulses[d]++;
+    if (this.firstImpossible[d] !== this.firstImpossible[d]) this.firstImpossible[d] = this.seqSec(d, q);
   }
 
   /** Simulation second at which the reading with this seq of loop d began. */
@@ -422,7 +830,7 @@ export class FaultDetector {
       }
     }
     if (this.offRun[d] >= 0 && last - this.offRun[d] >= 10) {
-      const s0 = this.seqSec(d, this.offRun[d]);
+      const s0 = this.offRunSec[d];
       const dur = now - s0;
       const down = this.downstream(d, s0 + ARRIVAL_SLACK);
       if (down) {
@@ -455,6 +863,8 @@ export class FaultDetector {
           return { reason: 'stuck-off', detail: `no presence for ${dur} s while ${pool.toFixed(0)} vehicles entered the road unseen by its other entrances`, since: s0 };
         }
       }
+      const long = this.longOff(d, s0);
+      if (long) return long;
       if (!topo.approach[l] && topo.stop[l] === d) {
         const e = topo.entrance[l];
         const T = Math.round(this.est.laneTime(l)) + 5;
@@ -462,6 +872,56 @@ export class FaultDetector {
           const entered = ctx.histLoop.at(e, now - T, now) - ctx.histLoop.at(e, s0, now);
           if (entered > 3) return { reason: 'stuck-off', detail: `no presence for ${dur} s while ${entered} vehicles should have passed`, since: s0 };
         }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A silence older than the per-second histories reach (10 min): the same evidence as above —
+   * vehicles passing the next counter downstream (beyond what lay between when it began), or an
+   * exit lane's entrance counts one lane-time earlier — taken from the first snapshot after it
+   * began. On a quiet lane a stuck-off loop misses a vehicle every few minutes; only a span as
+   * long as the silence gathers enough of them.
+   */
+  private longOff(d: number, s0: number): { reason: FaultReason; detail: string; since: number } | null {
+    const ctx = this.ctx;
+    const topo = ctx.topo;
+    const now = ctx.sec;
+    if (s0 + ARRIVAL_SLACK > now - H + 1) return null;
+    const sn = this.snaps.find((x) => x.sec >= s0 + ARRIVAL_SLACK);
+    if (!sn || now - sn.sec < this.opt.balanceWindow) return null;
+    const l = ctx.store.layout.detectors[d].lane;
+    const dur = now - s0;
+    const loopSince = (j: number) => ctx.histLoop.at(j, now, now) - sn.loop[j];
+    // The next trusted counter downstream, as in downstream(): the camera's line before a stop bar.
+    let delta = NaN;
+    let toEnd = false;
+    const cands = topo.entrance[l] === d ? [topo.advance[l], topo.stop[l]] : topo.advance[l] === d ? [topo.stop[l]] : [];
+    for (const j of cands) {
+      if (j < 0 || !ctx.loopTrusted[j]) continue;
+      if (topo.stop[l] === j && this.camOk(l) && topo.approach[l]) break;
+      delta = loopSince(j);
+      toEnd = topo.stop[l] === j;
+      break;
+    }
+    if (delta !== delta && topo.approach[l] && this.camOk(l)) {
+      delta = ctx.histDep.at(l, now, now) - sn.dep[l];
+      toEnd = true;
+    }
+    if (delta === delta) {
+      let between: number;
+      if (topo.stop[l] === d) between = 1;
+      else if (topo.advance[l] === d) between = Math.max(sn.nv[l], sn.zc[l] || 0) * (1 + 3 * (1 - this.est.visibility[l]));
+      else between = toEnd ? sn.ntot[l] : sn.up[l];
+      if (delta > between + 3) return { reason: 'stuck-off', detail: `no presence for ${dur} s while ${delta} vehicles passed downstream since ${sn.sec} s`, since: s0 };
+    }
+    if (!topo.approach[l] && topo.stop[l] === d) {
+      const e = topo.entrance[l];
+      const T = Math.round(this.est.laneTime(l)) + 5;
+      if (e >= 0 && ctx.loopTrusted[e] && this.roadViolation[topo.road[l]] === 0 && this.sectionSuspect[e] === 0 && now - T > sn.sec) {
+        const entered = ctx.histLoop.at(e, now - T, now) - sn.loop[e] - sn.ntot[l];
+        if (entered > 3) return { reason: 'stuck-off', detail: `no presence for ${dur} s while ${entered.toFixed(0)} vehicles should have passed since ${sn.sec} s`, since: s0 };
       }
     }
     return null;

@@ -32,6 +32,8 @@ export class SensorStore {
   /** Capture time (ms) and length (ms) of each held reading. */
   readonly rTs: Float64Array;
   readonly rSpan: Float64Array;
+  /** Running total carried by each held reading (a count lost with a reading shows in the next total). */
+  readonly rTotal: Float64Array;
   /** Σ occupancy time (s), Σ occupancy time · speed (m) and Σ count, over readings with a speed. */
   readonly sumOccTime: Float64Array;
   readonly sumOccSpeed: Float64Array;
@@ -72,6 +74,7 @@ export class SensorStore {
     this.rPresence = new Uint8Array(nD * RING);
     this.rTs = new Float64Array(nD * RING);
     this.rSpan = new Float64Array(nD * RING);
+    this.rTotal = new Float64Array(nD * RING);
     this.sumOccTime = new Float64Array(nD);
     this.sumOccSpeed = new Float64Array(nD);
     this.sumCountWithSpeed = new Float64Array(nD);
@@ -122,6 +125,7 @@ export class SensorStore {
     this.rPresence[slot] = m.presence ? 1 : 0;
     this.rTs[slot] = tsMs;
     this.rSpan[slot] = m.intervalMs;
+    this.rTotal[slot] = m.total;
     this.loopReceived[d]++;
     if (m.speed !== null) {
       const occTime = (m.occupancy * m.intervalMs) / 1000;
