@@ -14,6 +14,8 @@
  */
 import { z } from 'zod';
 import type { Engine } from '../twin/sim/Engine.ts';
+import type { DetectorReading } from '../signal-controllers/edge/LocalDetectors.ts';
+import { movementLanes } from '../signal-controllers/movementLanes.ts';
 import {
   GREEN,
   RED,
@@ -59,6 +61,8 @@ export interface HeadAck {
   speed: number;
   /** Highest change applied per intersection (the edge drops those from its queue). */
   acked: Record<string, number>;
+  /** The cabinet's detector inputs per reported intersection: what the edge's local actuated logic reads. */
+  detectors: Record<string, DetectorReading>;
 }
 
 export interface CabinetStatus {
@@ -96,6 +100,8 @@ interface Cabinet {
   external: External | null;
   closedSince: number;
   darkAfter: number;
+  /** Approach lanes (global ids) wired to the cabinet's detector inputs. */
+  detectorLanes: number[];
 }
 
 export interface StandbyHeads {
@@ -110,6 +116,9 @@ export class FieldCabinets {
   commandedUnsafe = 0;
   darkSeconds = 0;
   standbySeconds = 0;
+  /** Vehicles over each movement's stop line since the field started (the stop-line loops' counters). */
+  private readonly departures: Float64Array;
+  private readonly linkMovement: Int32Array;
 
   constructor(
     models: Iterable<IntersectionSafety>,
@@ -118,6 +127,8 @@ export class FieldCabinets {
     private readonly staleAfter: number,
     private readonly speed: number,
   ) {
+    this.departures = new Float64Array(engine.net.movements.length);
+    this.linkMovement = Int32Array.from(engine.net.laneLinks, (l) => l.movement);
     for (const safety of models) {
       const clearance = Float64Array.from(safety.requiredYellow, (y, k) => y + safety.requiredAllRed[k]);
       const c: Cabinet = {
@@ -129,6 +140,7 @@ export class FieldCabinets {
         external: null,
         closedSince: engine.time,
         darkAfter: 2 * Math.max(...clearance) + 2,
+        detectorLanes: [...new Set(movementLanes(engine.net, safety.index).inLanes.flat())],
       };
       this.cabinets.push(c);
       this.byId.set(safety.id, c);
@@ -180,7 +192,27 @@ export class FieldCabinets {
       ext.heardAt = now;
       acked[it.intersection] = ext.seq;
     }
-    return { time: now, speed: this.speed, acked };
+    const detectors: Record<string, DetectorReading> = {};
+    for (const it of r.intersections) detectors[it.intersection] = this.detectorsOf(this.byId.get(it.intersection)!);
+    return { time: now, speed: this.speed, acked, detectors };
+  }
+
+  /** What the cabinet's detectors read now: presence and standing vehicles per approach lane, stop-line counts per movement. */
+  private detectorsOf(c: Cabinet): DetectorReading {
+    const vehicles: number[] = [];
+    const queue: number[] = [];
+    for (const l of c.detectorLanes) {
+      let n = 0;
+      let q = 0;
+      this.engine.forEachOn(l, (_v, _dis, speed) => {
+        n++;
+        if (speed < 0.1) q++;
+      });
+      vehicles.push(n);
+      queue.push(q);
+    }
+    const g = Array.from(c.safety.globalMovement);
+    return { lanes: c.detectorLanes, vehicles, queue, movements: g, departures: g.map((m) => this.departures[m]) };
   }
 
   clock(): { time: number; speed: number } {
@@ -202,6 +234,11 @@ export class FieldCabinets {
   apply(standby: StandbyHeads): void {
     const now = this.engine.time;
     const dt = this.engine.dt;
+    // Called once before each step: count the stop-line crossings of the step just run.
+    const nL = this.engine.nLanes;
+    this.engine.forEachMove((_v, from, _to, via) => {
+      if (from < nL && via >= nL) this.departures[this.linkMovement[via - nL]]++;
+    });
     for (const c of this.cabinets) {
       const live = this.live(c);
       const want = live ? c.external!.heads : standby.available(c.index);

@@ -4,7 +4,7 @@
  * tests call it too, on a free port and a temporary data directory.
  */
 import { createServer, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
@@ -269,6 +269,18 @@ export async function startService(config: Config): Promise<RunningService> {
  * realistic peak, with demand for a whole day (the demo) or three hours (a grid).
  */
 function loadCity(spec: string, seed: number): City {
+  // The CityFlow data sets (real roadnets and recorded flows), when ../shared/data holds them.
+  const real = { hangzhou: ['roadnet_4_4.json', 'anon_4_4_hangzhou_real.json'], jinan: ['roadnet_3_4.json', 'anon_3_4_jinan_real.json'] }[spec];
+  if (real) {
+    const dir = join(root, '..', 'shared', 'data', 'cityflow', spec);
+    const read = (f: string) => {
+      const path = join(dir, f);
+      if (!existsSync(path)) throw new Error(`NETWORK=${spec}: ${path} is missing (see ../shared/data/README.md)`);
+      return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    };
+    // importRoadnet/importFlows validate both files when the service imports them.
+    return { name: `${spec[0].toUpperCase()}${spec.slice(1)} (CityFlow)`, roadnet: read(real[0]) as City['roadnet'], flows: read(real[1]) as City['flows'], dayOffset: 0 };
+  }
   const grid = /^grid:(\d+)x(\d+)$/.exec(spec);
   if (grid) {
     const roadnet = generateGrid({ rows: Number(grid[1]), cols: Number(grid[2]) });

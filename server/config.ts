@@ -19,10 +19,10 @@ export const ConfigSchema = z.object({
   POLL_RATE: z.coerce.number().positive().default(50),
   /** Ingest requests per second allowed per token (bursts of twice that). */
   INGEST_RATE: z.coerce.number().positive().default(200),
-  /** The city: `demo` (data/demo-city.json) or a synthetic grid `grid:30x30`. */
+  /** The city: `demo` (data/demo-city.json), a synthetic grid `grid:30x30`, or CityFlow's `hangzhou` 4×4 / `jinan` 3×4 (from ../shared/data/cityflow). */
   NETWORK: z
     .string()
-    .regex(/^(demo|grid:\d+x\d+)$/, 'expected demo or grid:ROWSxCOLS')
+    .regex(/^(demo|hangzhou|jinan|grid:\d+x\d+)$/, 'expected demo, hangzhou, jinan or grid:ROWSxCOLS')
     .default('demo'),
   /** Run the demo city's field simulation (set 0 for a twin fed only by external sensors). */
   FIELD: z.enum(['0', '1']).default('1'),

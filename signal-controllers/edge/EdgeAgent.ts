@@ -4,6 +4,7 @@
  * heartbeat, and drives the signal heads through a wire function on every tick. Network errors
  * never stop the lights: the controller keeps running on its own clock and falls back by itself.
  */
+import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
 import { TimingPlanSchema } from '../TimingPlan.ts';
 import type { EdgeController } from './EdgeController.ts';
 import { PreemptionLink } from './PreemptionLink.ts';
@@ -18,12 +19,16 @@ export interface EdgeAgentOptions {
   /** The field's clock as the edge knows it (s), for latencies against sensor timestamps; default `now`. */
   fieldNow?: () => number;
   /** The wire to the signal heads: which movements (local index) may go, and the phase shown. */
-  heads?: (intersection: string, available: Uint8Array, shownPhase: number) => void;
+  heads?: (intersection: string, available: Uint8Array, shownPhase: number, at: number) => void;
   /** Long-poll wait (s). */
   pollWait?: number;
   /** Heartbeat period (wall ms). */
   reportEveryMs?: number;
   log?: (line: string) => void;
+  /** The edge's own detectors at controller time t (local actuated logic); undefined when it has none fresh. */
+  observe?: (t: number) => TrafficObservation | undefined;
+  /** Told of every control loop closed: a central plan applied, with its latency (ms, field clock). */
+  onLoop?: (intersection: string, version: number, loopLatencyMs: number, sensorTime: number) => void;
 }
 
 /** What a plan may carry besides the TimingPlan: the newest sensor reading it was computed from. */
@@ -39,6 +44,7 @@ export class EdgeAgent {
   /** Emergency pre-emption windows, polled beside the plans. */
   private preemptions: PreemptionLink | null = null;
   private lastLoopLatencyMs: number | null = null;
+  private lastTick = -Infinity;
   /** Central plans applied and not yet reported, with their control-loop latency (ms, field clock). */
   private applied: { intersection: string; version: number; loopLatencyMs: number }[] = [];
   private readonly appliedVersion = new Map<string, number>();
@@ -69,12 +75,22 @@ export class EdgeAgent {
     if (this.reportTimer) clearInterval(this.reportTimer);
   }
 
-  /** Runs the controller to now and drives the heads. */
-  tick(): void {
-    const now = this.o.now();
-    this.o.controller.tick(now);
-    if (!this.o.heads) return;
-    for (const [id, r] of this.o.controller.runners) this.o.heads(id, r.available(), r.shownPhase());
+  /**
+   * Runs the controller to `now` and drives the heads. A process starved of CPU ticks late; the
+   * controller is then run in steps of at most `maxStep` (controller clock s) so that every
+   * change of the heads (a clearance included) reaches the wire with its own time, rather than
+   * a green-to-green jump that hides the clearance between them.
+   */
+  tick(now = this.o.now(), maxStep = 0.25): void {
+    // Bounded catch-up (600 s of substeps at most) after a freeze.
+    let t = this.lastTick === -Infinity ? now : Math.min(now, Math.max(this.lastTick + maxStep, now - 600));
+    for (;;) {
+      this.o.controller.tick(t, this.o.observe?.(t));
+      if (this.o.heads) for (const [id, r] of this.o.controller.runners) this.o.heads(id, r.available(), r.shownPhase(), t);
+      if (t >= now) break;
+      t = Math.min(now, t + maxStep);
+    }
+    this.lastTick = now;
   }
 
   private async request(path: string, init: RequestInit & { timeoutMs: number }): Promise<Response> {
@@ -146,6 +162,7 @@ export class EdgeAgent {
                 const loopLatencyMs = Math.max(0, ((this.o.fieldNow ?? this.o.now)() - basis) * 1000);
                 this.lastLoopLatencyMs = loopLatencyMs;
                 if (this.applied.length < 256) this.applied.push({ intersection, version: parsed.data.version, loopLatencyMs });
+                this.o.onLoop?.(intersection, parsed.data.version, loopLatencyMs, basis);
               }
             } else {
               this.counters.refused++;

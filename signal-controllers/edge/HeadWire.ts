@@ -7,8 +7,15 @@
  */
 import { z } from 'zod';
 import type { EdgeClock } from './EdgeClock.ts';
+import { DetectorReadingSchema, type DetectorReading } from './LocalDetectors.ts';
 
-const AckSchema = z.object({ time: z.number(), speed: z.number().positive(), acked: z.record(z.string(), z.number()) });
+const AckSchema = z.object({
+  time: z.number(),
+  speed: z.number().positive(),
+  acked: z.record(z.string(), z.number()),
+  /** The cabinet's detector inputs (absent from a field that has none). */
+  detectors: z.record(z.string(), DetectorReadingSchema).optional(),
+});
 
 interface Change {
   seq: number;
@@ -28,6 +35,8 @@ export class HeadWire {
   private lastSent = -Infinity;
   /** Requests answered and failed, for operators. */
   readonly counters = { sent: 0, failed: 0 };
+  /** Told of each detector reading the field answers with. */
+  onDetectors: ((intersection: string, reading: DetectorReading) => void) | null = null;
 
   constructor(
     private readonly server: string,
@@ -39,14 +48,14 @@ export class HeadWire {
   ) {
   }
 
-  /** Records the heads of an intersection (local movement order); queues a change if they moved. */
-  set(intersection: string, available: Uint8Array, shownPhase: number): void {
+  /** Records the heads of an intersection (local movement order) as of edge time `at`; queues a change if they moved. */
+  set(intersection: string, available: Uint8Array, shownPhase: number, at = this.clock.now()): void {
     let heads = '';
     for (let k = 0; k < available.length; k++) heads += available[k] ? '1' : '0';
     if (this.last.get(intersection) === heads) return;
     this.last.set(intersection, heads);
     const q = this.queues.get(intersection) ?? [];
-    q.push({ seq: ++this.seq, at: this.clock.now(), heads, phase: shownPhase });
+    q.push({ seq: ++this.seq, at, heads, phase: shownPhase });
     // Bounded: a long outage keeps only the newest changes (the field restarts its check from them).
     if (q.length > 64) q.splice(0, q.length - 64);
     this.queues.set(intersection, q);
@@ -75,6 +84,7 @@ export class HeadWire {
       if (!r.ok) throw new Error(`head report refused: ${r.status} ${JSON.stringify(body)}`);
       const ack = AckSchema.parse(body);
       this.clock.sync(ack.time, ack.speed, t);
+      if (ack.detectors && this.onDetectors) for (const [id, reading] of Object.entries(ack.detectors)) this.onDetectors(id, reading);
       // Keep the newest change of each intersection: it is the heads now, resent as the keep-alive.
       for (const [id, q] of this.queues) {
         const upTo = ack.acked[id];

@@ -1,6 +1,7 @@
 /**
  * `npm run edge -- --server URL --token TOKEN [--intersections id1,id2] [--id NAME] [--hold-for 60] [--tick-ms 50]
- *                  [--no-jobs] [--compute-slowdown K] [--added-latency-ms MS]`
+ *                  [--no-jobs] [--compute-slowdown K] [--added-latency-ms MS] [--fallback actuated|fixed]
+ *                  [--connect-timeout S]`
  *
  * An edge intersection controller as its own process: the same EdgeController and EdgeAgent the
  * service runs in-process for the demo. It reads the field's roadnet (to derive the safety
@@ -8,7 +9,9 @@
  * again with the shared validator, runs the signal state machine on its own clock (at the field's
  * speed) and drives the intersection's heads over the field wire; heartbeats carry its SPaT.
  * When the centre is unreachable it holds the last central plan for `--hold-for` seconds, then
- * runs its local plan, and returns to central plans at a safe boundary. It is also an RTAS compute
+ * runs its local plan — actuated on its own detectors (the cabinet's inputs, which the field
+ * wire answers with), or fixed-time with `--fallback fixed` — and returns to central plans at a
+ * safe boundary. It is also an RTAS compute
  * node: it takes the plan jobs the centre places on it (unless `--no-jobs`). For the fault
  * evaluation, `--compute-slowdown K` repeats each computation K times and `--added-latency-ms MS`
  * delays every request and every answer of this process by MS. Logs go to stderr.
@@ -17,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { importRoadnet } from '../../twin/network/importCityFlow.ts';
 import { safetyModels } from '../fieldSignals.ts';
+import { actuatedPolicy } from '../policies/actuated.ts';
 import { fixedTimePolicy } from '../policies/fixedTime.ts';
 import { controlSites } from '../policies/sites.ts';
 import { JobWorker } from './JobWorker.ts';
@@ -24,6 +28,7 @@ import { EdgeAgent } from './EdgeAgent.ts';
 import { EdgeClock } from './EdgeClock.ts';
 import { EdgeController, type EdgeSite } from './EdgeController.ts';
 import { HeadWire } from './HeadWire.ts';
+import { LocalDetectors } from './LocalDetectors.ts';
 
 const ArgsSchema = z.object({
   server: z.url({ message: 'expected the service URL, e.g. http://127.0.0.1:8080' }).transform((u) => u.replace(/\/+$/, '')),
@@ -42,6 +47,9 @@ const ArgsSchema = z.object({
   'no-jobs': z.boolean().default(false),
   'compute-slowdown': z.coerce.number().int().min(1).max(1000).default(1),
   'added-latency-ms': z.coerce.number().min(0).max(10_000).default(0),
+  fallback: z.enum(['actuated', 'fixed']).default('actuated'),
+  /** Seconds to keep trying to reach the field and the centre at start-up. */
+  'connect-timeout': z.coerce.number().positive().max(86_400).default(60),
 });
 type Args = z.infer<typeof ArgsSchema>;
 
@@ -67,6 +75,8 @@ function parse(argv: string[]): Args {
         'no-jobs': { type: 'boolean' },
         'compute-slowdown': { type: 'string' },
         'added-latency-ms': { type: 'string' },
+        fallback: { type: 'string' },
+        'connect-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -84,11 +94,13 @@ async function getJson(server: string, path: string, token: string, deadline: nu
   let delay = 250;
   for (;;) {
     try {
-      const r = await fetch(server + path, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
-      const body = (await r.json().catch(() => null)) as unknown;
-      if (r.status === 401 || r.status === 403) throw new CliError(`${path}: the service refused the token (${r.status}): ${JSON.stringify(body)}`);
-      if (!r.ok) throw new CliError(`${path}: ${r.status} ${JSON.stringify(body)}`);
-      return body;
+      // The roadnet is large and a busy service sends it slowly: time enough for the body too.
+      const r = await fetch(server + path, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) });
+      const text = await r.text();
+      if (r.status === 401 || r.status === 403) throw new CliError(`${path}: the service refused the token (${r.status}): ${text.slice(0, 200)}`);
+      if (!r.ok) throw new CliError(`${path}: ${r.status} ${text.slice(0, 200)}`);
+      // An answer cut short is retried like an unreachable service, not taken as empty.
+      return JSON.parse(text) as unknown;
     } catch (e) {
       if (e instanceof CliError) throw e;
       if (performance.now() > deadline) throw new CliError(`cannot reach ${server}: ${(e as Error).message}`);
@@ -115,7 +127,7 @@ async function main(): Promise<void> {
   const log = (line: string) => {
     if (!args.quiet) process.stderr.write(`edge: ${line}\n`);
   };
-  const deadline = performance.now() + 60_000;
+  const deadline = performance.now() + args['connect-timeout'] * 1000;
   const me = MeSchema.parse(await getJson(args.server, '/api/me', args.token, deadline));
   if (me.role !== 'controller' && me.role !== 'admin') throw new CliError(`the token belongs to ${me.name} (role ${me.role}): an edge needs a controller token`);
   const wanted = args.intersections ?? me.intersections;
@@ -131,7 +143,11 @@ async function main(): Promise<void> {
   const unknown = wanted.filter((i) => !byId.has(i));
   if (unknown.length) throw new CliError(`--intersections: no signalised intersection ${unknown.map((u) => `"${u}"`).join(', ')} in the field`);
   const local = new Map(fixedTimePolicy(net).controllers.map((c) => [net.intersections[c.intersection].id, c.plan]));
+  const actuated = new Map(args.fallback === 'actuated' ? actuatedPolicy(net).controllers.map((c) => [net.intersections[c.intersection].id, c]) : []);
   const sites: EdgeSite[] = wanted.map((id) => {
+    // The local plan: actuated on the cabinet's detectors where the site allows one, else fixed-time.
+    const act = actuated.get(id);
+    if (act) return { safety: byId.get(id)!, fallback: act.plan, local: act };
     const fallback = local.get(id);
     if (!fallback) throw new CliError(`intersection ${id}: no safe local plan can be made from its program`);
     return { safety: byId.get(id)!, fallback };
@@ -143,6 +159,9 @@ async function main(): Promise<void> {
   // Heartbeats come once a wall second: the centre counts as lost after three missed ones.
   const controller = new EdgeController(sites, clock.now(), { lostAfter: 3 * c0.speed, holdFor: args['hold-for'] });
   const wire = new HeadWire(field, args.token, id, clock);
+  // Detector readings older than three wall seconds no longer actuate: the plan then runs on its own clock.
+  const detectors = new LocalDetectors(net.lanes.length, net.movements.length, 3 * c0.speed);
+  wire.onDetectors = (i, reading) => detectors.update(i, reading, clock.now());
   const agent = new EdgeAgent({
     server: args.server,
     token: args.token,
@@ -150,10 +169,13 @@ async function main(): Promise<void> {
     controller,
     now: () => clock.now(),
     fieldNow: () => clock.fieldNow(),
-    heads: (i, available, phase) => wire.set(i, available, phase),
+    observe: (t) => detectors.observe(t),
+    heads: (i, available, phase, at) => wire.set(i, available, phase, at),
     log,
     // Twice a second: the centre's RTAS counts a node failed after 1.2 s of silence.
     reportEveryMs: 500,
+    // One line per control loop closed (the fault evaluation reads them), even when --quiet.
+    onLoop: (i, v, ms, basis) => process.stderr.write(`edge: loop ${i} v${v} ${ms.toFixed(1)} ms basis ${basis} wall ${Date.now()}\n`),
   });
 
   const worker = args['no-jobs']

@@ -91,13 +91,19 @@ export interface Placement {
 
 export interface RtasOptions {
   weights: Record<TaskClass, ClassWeights>;
-  /** A placed task moves to a cheaper node only when that saves this fraction of its cost. */
+  /** A placed task moves to a cheaper node only when that saves this fraction of its cost... */
   moveMargin: number;
+  /**
+   * ...and at least this much cost outright: costs of a few ms differ by large fractions, so a
+   * relative margin alone lets measurement jitter move tasks back and forth (flapping). 0.05 is
+   * 50 ms of a plan job's latency, or 1 % of reliability, at the plan weights.
+   */
+  moveMinGain: number;
   /** Capacity slack over a node's proportional share (1.5: up to 50 % above it). */
   shareSlack: number;
 }
 
-export const DEFAULT_RTAS: RtasOptions = { weights: DEFAULT_WEIGHTS, moveMargin: 0.2, shareSlack: 1.5 };
+export const DEFAULT_RTAS: RtasOptions = { weights: DEFAULT_WEIGHTS, moveMargin: 0.2, moveMinGain: 0.05, shareSlack: 1.5 };
 
 /** Predicted latency of one more job of class `cls` on the node with `ahead` jobs already placed on it. */
 export function predictedLatencyMs(n: NodeStats, cls: TaskClass, ahead: number): number {
@@ -135,6 +141,12 @@ const URGENCY: Record<TaskClass, number> = { preemption: 0, plan: 1, forecast: 2
 /**
  * Places every task given where they are now (`current`, task → node). Returns the placements
  * and the total cost Σ(α L + β (1 − R)) of the result.
+ *
+ * Two passes, so that placed tasks are stable: first every task whose node is alive and has room
+ * stays there unless another node is cheaper by the margin (relative and absolute); then the
+ * others (new, on a failed node, over their node's share, or beaten by the margin) go greedily to
+ * the cheapest open node. Without the first pass a task earlier in the order could take an
+ * incumbent's slot and push it off for nothing.
  */
 export function placeTasks(
   tasks: readonly Task[],
@@ -149,44 +161,59 @@ export function placeTasks(
   const cap = capacities(nodes, tasks.length, o.shareSlack);
   const load = new Map(live.map((n) => [n.id, 0]));
   const order = [...tasks].sort((a, b) => URGENCY[a.cls] - URGENCY[b.cls] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const placements: Placement[] = [];
-  let cost = 0;
-  for (const t of order) {
+  const candidates = (t: Task) => {
     const w = o.weights[t.cls];
     const open = live.filter((n) => load.get(n.id)! < cap.get(n.id)!);
     const pool = open.length ? open : live;
-    const cands = pool
+    return pool
       .map((n) => terms(n, t.cls, load.get(n.id)!, w))
       .sort((a, b) => a.cost - b.cost || affinity(byId, b.node, t) - affinity(byId, a.node, t) || (a.node < b.node ? -1 : 1));
-    let chosen = cands[0];
-    let reason: Placement['reason'] = 'new';
+  };
+  const worthMoving = (stay: Terms, best: Terms) => stay.cost - best.cost > Math.max(o.moveMargin * best.cost, o.moveMinGain) + 1e-12;
+  const placed = new Map<string, Placement>();
+  const reasons = new Map<string, Placement['reason']>();
+  // Pass 1: incumbents keep their node unless it failed, is full, or is beaten by the margin.
+  for (const t of order) {
     const was = current.get(t.id);
-    if (was !== undefined) {
-      const prev = byId.get(was);
-      if (!prev || !prev.alive) reason = 'node-failed';
-      else {
-        const stay = cands.find((c) => c.node === was);
-        if (!stay) reason = 'over-share';
-        else if (stay.cost <= chosen.cost * (1 + o.moveMargin) + 1e-12) {
-          chosen = stay;
-          reason = 'kept';
-        } else reason = 'cheaper';
-      }
+    if (was === undefined) continue;
+    const prev = byId.get(was);
+    if (!prev || !prev.alive) {
+      reasons.set(t.id, 'node-failed');
+      continue;
     }
+    const cands = candidates(t);
+    const stay = cands.find((c) => c.node === was);
+    if (!stay) {
+      reasons.set(t.id, 'over-share');
+      continue;
+    }
+    if (worthMoving(stay, cands[0])) {
+      reasons.set(t.id, 'cheaper');
+      continue;
+    }
+    load.set(was, load.get(was)! + 1);
+    placed.set(t.id, { task: t.id, cls: t.cls, node: was, chosen: stay, candidates: cands.slice(0, 4), reason: 'kept', at: now });
+  }
+  // Pass 2: everything else to the cheapest open node.
+  for (const t of order) {
+    if (placed.has(t.id)) continue;
+    const cands = candidates(t);
+    const chosen = cands[0];
+    const was = current.get(t.id);
     load.set(chosen.node, load.get(chosen.node)! + 1);
-    cost += chosen.cost;
-    placements.push({
+    placed.set(t.id, {
       task: t.id,
       cls: t.cls,
       node: chosen.node,
       chosen,
       candidates: cands.slice(0, 4),
-      reason,
+      reason: was === chosen.node ? 'kept' : (reasons.get(t.id) ?? 'new'),
       at: now,
       ...(was !== undefined && was !== chosen.node ? { from: was } : {}),
     });
   }
-  return { placements, cost };
+  const placements = order.map((t) => placed.get(t.id)!);
+  return { placements, cost: placements.reduce((s, p) => s + p.chosen.cost, 0) };
 }
 
 function affinity(byId: Map<string, NodeStats>, node: string, t: Task): number {

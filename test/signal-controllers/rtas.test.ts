@@ -96,6 +96,33 @@ describe('RTAS placement', () => {
     expect(moved.placements[0]).toMatchObject({ node: 'edge-b', reason: 'cheaper', from: 'edge-a' });
   });
 
+  it('does not flap between nodes on measurement noise, yet still leaves a failed node at once', () => {
+    // Round trips measured a few ms apart, the ordering swapping every interval (jitter): a
+    // relative margin alone moves tasks back and forth, as costs this small differ by > 20 %.
+    const ids = Array.from({ length: 6 }, (_, k) => `i${k}`);
+    const where = new Map<string, string>();
+    let moves = 0;
+    for (let round = 0; round < 20; round++) {
+      const jitter = round % 2 === 0 ? [3, 6, 9] : [9, 6, 3];
+      const nodes = [node('edge-a', { rttMs: jitter[0] }), node('edge-b', { rttMs: jitter[1] }), node('edge-c', { rttMs: jitter[2] })];
+      const { placements } = placeTasks(planTasks(ids), nodes, where, round);
+      for (const p of placements) {
+        if (round > 0 && p.from !== undefined) moves++;
+        where.set(p.task, p.node);
+      }
+    }
+    expect(moves).toBe(0);
+    // The same placement with one node failed: its tasks move in that one round, and only they.
+    const before = new Map(where);
+    const failed = [node('edge-a', { alive: false }), node('edge-b'), node('edge-c')];
+    const { placements } = placeTasks(planTasks(ids), failed, where, 21);
+    for (const p of placements) {
+      if (before.get(p.task) === 'edge-a') expect(p).toMatchObject({ reason: 'node-failed', from: 'edge-a' });
+      else expect(p).toMatchObject({ node: before.get(p.task), reason: 'kept' });
+    }
+    expect([...before.values()]).toContain('edge-a');
+  });
+
   it('moves every task off a failed node, and none onto it', () => {
     const nodes = [node('centre'), node('edge-a', { alive: false }), node('edge-b')];
     const current = new Map([

@@ -45,7 +45,7 @@ export function fieldRoutes(cabinets: FieldCabinets, roadnet: () => unknown, ave
           responses: {
             200: {
               description: 'Applied at the next field step',
-              content: { 'application/json': { schema: z.object({ time: z.number(), speed: z.number(), acked: z.record(z.string(), z.number()) }) } },
+              content: { 'application/json': { schema: z.object({ time: z.number(), speed: z.number(), acked: z.record(z.string(), z.number()), detectors: z.record(z.string(), z.object({}).passthrough()) }) } },
             },
             ...errorResponses,
           },
