@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkViewSchema, type NetworkView } from '../../viewer/src/api.ts';
-import { NetworkLayer } from '../../viewer/src/NetworkLayer.ts';
+import { Frustum, Matrix4, OrthographicCamera } from 'three';
+import { NetworkLayer, RIBBON_MIN_PX_PER_M } from '../../viewer/src/NetworkLayer.ts';
 import { congestionIndex, congestionLut } from '../../viewer/src/palette.ts';
 import { ribbonGeometry } from '../../viewer/src/ribbon.ts';
 import { SIGNAL_GREEN, SIGNAL_RED, SIGNAL_UNKNOWN, SIGNAL_YELLOW, SignalState } from '../../viewer/src/SignalState.ts';
@@ -51,21 +52,36 @@ describe('stream messages from the real service', () => {
   it('build a network layer with one colour run per lane, recoloured in place', () => {
     const layer = new NetworkLayer(net);
     const lanes = layer.group.getObjectByName('lanes');
-    expect(lanes).toBeDefined();
-    const mesh = lanes as unknown as { geometry: { getAttribute(n: string): { array: Float32Array; version: number } } };
-    const colors = mesh.geometry.getAttribute('color');
+    expect(lanes?.children.length).toBeGreaterThan(0); // one merged mesh per tile
+    type Colored = { geometry: { getAttribute(n: string): { array: Float32Array; version: number } } };
+    const colors = (lanes!.children[0] as unknown as Colored).geometry.getAttribute('color');
     const array = colors.array;
     const version = colors.version;
-    layer.setSpeedRatios(net.lanes.map(() => 0));
+    expect(layer.setSpeedRatios(net.lanes.map(() => 0))).toBe(true);
     expect(colors.array).toBe(array); // same buffer, no reallocation
     expect(colors.version).toBeGreaterThan(version);
     const lut = congestionLut();
     expect(array[0]).toBeCloseTo(lut[0]);
+    // The far view's road lines follow: every road is at the stopped end of the ramp.
+    const lines = layer.far.geometry.getAttribute('color').array as Float32Array;
+    expect(lines[0]).toBeCloseTo(lut[0]);
     // Unchanged ratios leave the buffer alone.
     const v2 = colors.version;
-    layer.setSpeedRatios(net.lanes.map(() => 0));
+    expect(layer.setSpeedRatios(net.lanes.map(() => 0))).toBe(false);
     expect(colors.version).toBe(v2);
     expect(layer.bounds.isEmpty()).toBe(false);
+    layer.dispose();
+  });
+
+  it('switch the network between ribbons and lines by scale, with hysteresis', () => {
+    const layer = new NetworkLayer(net);
+    expect(layer.isDetailed).toBe(true);
+    expect(layer.setDetail(RIBBON_MIN_PX_PER_M * 0.5)).toBe(true);
+    expect(layer.near.visible).toBe(false);
+    expect(layer.far.visible).toBe(true);
+    expect(layer.setDetail(RIBBON_MIN_PX_PER_M * 1.02)).toBe(false); // inside the hysteresis band
+    expect(layer.setDetail(RIBBON_MIN_PX_PER_M * 2)).toBe(true);
+    expect(layer.near.visible).toBe(true);
     layer.dispose();
   });
 });
@@ -103,18 +119,52 @@ describe('simulation clock', () => {
 });
 
 describe('vehicle layer', () => {
-  it('carries vehicles along their heading between updates, capped', () => {
+  const snapshot = { time: 100, count: 3, x: [0, 10, 20], y: [0, 0, 0], heading: [0, Math.PI / 2, Math.PI], speed: [10, 5, 0], cls: ['car', 'bus', 'emergency'] };
+
+  it('writes snapshot poses and velocities; the shader carries them forward, capped', () => {
     const v = new VehicleLayer(2);
-    v.setSnapshot({ time: 100, count: 3, x: [0, 10, 20], y: [0, 0, 0], heading: [0, Math.PI / 2, Math.PI], speed: [10, 5, 0], cls: ['car', 'bus', 'emergency'] });
+    v.setSnapshot(snapshot);
     expect(v.count).toBe(3); // grew past the initial capacity
+    expect(v.update(101, 3)).toBe(true);
     expect(v.mesh.count).toBe(3);
-    v.update(101, 3);
     const a = v.mesh.instanceMatrix.array;
-    expect(a[12]).toBeCloseTo(10); // 0 + 10 m/s × 1 s east
-    expect(a[16 + 13]).toBeCloseTo(5); // north at 5 m/s
-    expect(a[32 + 12]).toBeCloseTo(20); // stopped
-    v.update(200, 3);
-    expect(a[12]).toBeCloseTo(30); // capped at 3 s
+    expect(a[12]).toBeCloseTo(0); // snapshot position; the offset is velocity × extrapolation
+    expect(a[16 + 12]).toBeCloseTo(10);
+    expect(a[16]).toBeCloseTo(0); // a bus heading north: its 12 m length along y
+    expect(a[16 + 1]).toBeCloseTo(12);
+    const vel = v.mesh.geometry.getAttribute('vehicleVelocity').array;
+    expect(vel[0]).toBeCloseTo(10); // east at 10 m/s
+    expect(vel[3]).toBeCloseTo(5); // north at 5 m/s
+    expect(vel[4]).toBeCloseTo(0); // stopped
+    expect(v.extrapolation).toBeCloseTo(1);
+    expect(v.update(200, 3)).toBe(true);
+    expect(v.extrapolation).toBe(3); // capped
+    expect(v.update(201, 3)).toBe(false); // nothing moves past the cap: no frame needed
+    v.dispose();
+  });
+
+  it('draws points when zoomed out and only the vehicles in view', () => {
+    const v = new VehicleLayer(4);
+    v.setSnapshot(snapshot);
+    expect(v.setDetail(0.1, 1)).toBe(true);
+    v.update(100, 3);
+    expect(v.points.visible).toBe(true);
+    expect(v.mesh.visible).toBe(false);
+    expect(v.points.geometry.drawRange.count).toBe(3);
+    // A 2 m wide view looking straight down, 1 km west of the vehicles: all culled (the margin
+    // is 90 m). Moved over them, all drawn (x = 20 is outside the view but inside the margin).
+    const camera = new OrthographicCamera(-1, 1, 1, -1, 0.1, 10);
+    camera.position.set(-1000, 0, 5);
+    camera.updateMatrixWorld();
+    const frustum = new Frustum().setFromProjectionMatrix(new Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse));
+    v.setView(frustum);
+    v.update(100, 3);
+    expect(v.drawn).toBe(0);
+    camera.position.set(0, 0, 5);
+    camera.updateMatrixWorld();
+    v.setView(new Frustum().setFromProjectionMatrix(new Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse)));
+    v.update(100, 3);
+    expect(v.drawn).toBe(3);
     v.dispose();
   });
 });

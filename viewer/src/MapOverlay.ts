@@ -13,6 +13,8 @@ import { ribbonGeometry } from './ribbon.ts';
 export class MapOverlay {
   readonly group = new Group();
   private readonly sets = new Map<string, Mesh>();
+  /** Called whenever what the overlay shows changed (to ask for a frame). */
+  onChange: (() => void) | null = null;
 
   constructor(private readonly net: NetworkView) {
     this.group.name = 'overlay';
@@ -25,12 +27,14 @@ export class MapOverlay {
       old.geometry.dispose();
       (old.material as MeshBasicMaterial).dispose();
       this.sets.delete(key);
+      this.onChange?.();
     }
     if (!geometry) return;
     const mesh = flat(new Mesh(geometry, new MeshBasicMaterial({ color: hex, transparent: true, opacity })), order);
     mesh.name = `overlay-${key}`;
     this.sets.set(key, mesh);
     this.group.add(mesh);
+    this.onChange?.();
   }
 
   /** Highlights whole roads (network road indices), drawn over the lane colours. */
@@ -79,6 +83,7 @@ export class MapOverlay {
       m = this.sets.get(key)!;
     }
     m.position.set(at.x, at.y, 0);
+    this.onChange?.();
   }
 
   clear(prefix: string): void {

@@ -2,7 +2,7 @@
  * The signed-in viewer: builds the layers for a network, wires the live stream to them, and owns
  * the page chrome (top bar, legend, panels). One instance per sign-in; dispose() tears it down.
  */
-import { AmbientLight, DirectionalLight, GridHelper, HemisphereLight, Vector3 } from 'three';
+import { Frustum, GridHelper, Group, Matrix4, Vector3 } from 'three';
 import type { NetworkView } from './api.ts';
 import { h } from './dom.ts';
 import { FrameStats } from './FrameStats.ts';
@@ -41,6 +41,8 @@ export interface ViewerAppOptions {
 
 /** Longest straight-line extrapolation of a vehicle past its last report (simulated s). */
 const MAX_EXTRAPOLATION = 3;
+/** Least wall time between two vehicle culls while the camera moves (ms); snapshots cull too. */
+const CULL_INTERVAL = 100;
 
 export class ViewerApp {
   readonly element: HTMLElement;
@@ -76,6 +78,15 @@ export class ViewerApp {
   private readonly buttons = new Map<string, HTMLButtonElement>();
   private readonly pointer = { x: 0, y: 0, moved: false, downX: 0, downY: 0, down: false };
   private readonly tmp = new Vector3();
+  private gridFine!: GridHelper;
+  private gridCoarse!: GridHelper;
+  private readonly frustum = new Frustum();
+  private readonly viewProjection = new Matrix4();
+  /** The camera moved since the level of detail and the vehicle culling were last decided. */
+  private viewMoved = true;
+  private lastCull = -Infinity;
+  /** A frame-time measurement is running (frames are drawn continuously meanwhile). */
+  private measuring = false;
   private hovered = -1;
   private simNow = Number.NaN;
   private lastClockSecond = Number.NaN;
@@ -99,6 +110,11 @@ export class ViewerApp {
     selectedIntersection: null,
     drawCalls: 0,
     triangles: 0,
+    lines: 0,
+    points: 0,
+    framesSkipped: 0,
+    vehiclesInView: 0,
+    detail: '',
     gpu: '',
     snapshot: () => {
       throw new Error('not ready');
@@ -119,15 +135,13 @@ export class ViewerApp {
     const q = new URLSearchParams(window.location.search).get('quality');
     this.viewport = new Viewport(stage, q === 'high' || q === 'low' ? q : 'auto');
     const scene = this.viewport.scene;
+    const redraw = () => this.viewport.requestRender();
     this.network = new NetworkLayer(net);
     this.queues = new QueueLayer(net);
     this.signals = new SignalState(net.movements.length, net.intersections.length);
-    this.signalLayer = new SignalLayer(net, this.signals);
-    this.vehicles = new VehicleLayer();
-    this.vehicles.onMeshReplaced = (old, next) => {
-      scene.remove(old);
-      scene.add(next);
-    };
+    this.signalLayer = new SignalLayer(net, this.signals, this.network.tiles);
+    this.signalLayer.onChange = redraw;
+    this.vehicles = new VehicleLayer(8192);
     this.junctions = new IntersectionLayer(net);
     this.labels = new LabelLayer(net, stage, scene);
     this.api = new ApiClient(options.token);
@@ -135,18 +149,12 @@ export class ViewerApp {
     this.panel.onClose = () => this.select(-1);
     this.addGround(scene);
     this.overlay = new MapOverlay(net);
+    this.overlay.onChange = redraw;
     this.replayVehicles = new VehicleLayer(256);
-    this.replayVehicles.mesh.visible = false;
-    this.replayVehicles.onMeshReplaced = (old, next) => {
-      scene.remove(old);
-      next.visible = old.visible;
-      scene.add(next);
-    };
-    scene.add(this.network.group, this.queues.mesh, this.signalLayer.mesh, this.junctions.group, this.overlay.group, this.vehicles.mesh, this.replayVehicles.mesh);
-    scene.add(new HemisphereLight('#dfe8f5', '#1a2029', 1.6), new AmbientLight('#ffffff', 0.2));
-    const sun = new DirectionalLight('#ffffff', 1.4);
-    sun.position.set(-0.4, -0.8, 1.5);
-    scene.add(sun);
+    this.replayVehicles.group.visible = false;
+    this.replayVehicles.group.name = 'replay-vehicles';
+    // No lights: every material is unlit (vehicle shading is baked into vertex colours).
+    scene.add(this.network.group, this.queues.mesh, this.signalLayer.group, this.junctions.group, this.overlay.group, this.vehicles.group, this.replayVehicles.group);
 
     const ctx = this.panelContext();
     this.alertsPanel = new AlertsPanel(ctx);
@@ -177,7 +185,10 @@ export class ViewerApp {
     window.addEventListener('keydown', this.onKey);
 
     this.viewport.onBeforeRender((t) => this.beforeRender(t));
-    this.viewport.onAfterRender((t) => this.afterRender(t));
+    this.viewport.onAfterRender((t, rendered) => this.afterRender(t, rendered));
+    this.viewport.onCameraChange(() => {
+      this.viewMoved = true;
+    });
     this.viewport.fit(this.network.bounds);
     this.exposeHooks();
     this.viewport.start();
@@ -225,16 +236,27 @@ export class ViewerApp {
   private toggleLabels(): void {
     this.labels.setEnabled(!this.labels.on);
     this.setPressed('labels', this.labels.on);
+    this.viewport.requestRender();
   }
 
   private toggleQueues(): void {
     this.queues.mesh.visible = !this.queues.mesh.visible;
     this.setPressed('queues', this.queues.mesh.visible);
+    this.viewport.requestRender();
   }
 
   private togglePerf(): void {
     this.stats.setVisible(!this.stats.shown);
     this.setPressed('perf', this.stats.shown);
+    this.updateContinuous();
+  }
+
+  /**
+   * Frames are drawn on demand, except while frame times are shown or measured: an idle view
+   * would otherwise have no frames to time.
+   */
+  private updateContinuous(): void {
+    this.viewport.continuous = this.stats.shown || this.measuring;
   }
 
   private panelContext(): PanelContext {
@@ -252,7 +274,7 @@ export class ViewerApp {
       selectIntersection: (k) => this.select(k),
       setLaneOverride: (ratios, label) => {
         this.laneOverride = ratios !== null;
-        this.network.setSpeedRatios(ratios ?? this.liveRatios);
+        if (this.network.setSpeedRatios(ratios ?? this.liveRatios)) this.viewport.requestRender();
         this.legend.setHorizon(label);
       },
       simNow: () => this.simNow,
@@ -261,9 +283,10 @@ export class ViewerApp {
 
   /** Shows a replay frame ([x, y, heading] per vehicle) in place of the live vehicles; null: live again. */
   private showReplayFrame(frame: { time: number; ids: number[]; poses: number[] } | null): void {
+    this.viewport.requestRender();
     if (!frame) {
-      this.replayVehicles.mesh.visible = false;
-      this.vehicles.mesh.visible = true;
+      this.replayVehicles.group.visible = false;
+      this.vehicles.group.visible = true;
       return;
     }
     const n = Math.floor(frame.poses.length / 3);
@@ -276,8 +299,8 @@ export class ViewerApp {
       heading[k] = frame.poses[3 * k + 2];
     }
     this.replayVehicles.setSnapshot({ time: frame.time, count: n, x, y, heading, speed: new Array<number>(n).fill(0), cls: new Array<string>(n).fill('car') });
-    this.replayVehicles.mesh.visible = true;
-    this.vehicles.mesh.visible = false;
+    this.replayVehicles.group.visible = true;
+    this.vehicles.group.visible = false;
   }
 
   private key(ev: KeyboardEvent): void {
@@ -307,18 +330,28 @@ export class ViewerApp {
   }
 
   /**
-   * A 100 m grid on the ground for scale. The ground itself is the scene's background colour:
-   * a ground plane would cost a full-screen fill per frame, which software WebGL feels.
+   * A grid on the ground for scale: 100 m close up, 1 km zoomed out (where 100 m lines would be
+   * a few pixels apart, and hundreds of screen-long lines cost software WebGL a lot of fill).
+   * The ground itself is the scene's background colour: a ground plane would cost a full-screen
+   * fill per frame.
    */
   private addGround(scene: Viewport['scene']): void {
     const b = this.network.bounds;
-    const size = Math.max(b.max.x - b.min.x, b.max.y - b.min.y) * 3 + 1000;
-    const cells = Math.round(size / 100);
-    const grid = new GridHelper(cells * 100, cells, SCENE_HEX.grid, SCENE_HEX.grid);
-    grid.rotateX(Math.PI / 2); // GridHelper lies in XZ; the ground here is XY
-    grid.position.set(Math.round((b.min.x + b.max.x) / 200) * 100, Math.round((b.min.y + b.max.y) / 200) * 100, -0.4);
-    grid.name = 'grid';
-    scene.add(flat(grid, 0.5));
+    const grids = [100, 1000].map((step) => {
+      const size = Math.ceil((Math.max(b.max.x - b.min.x, b.max.y - b.min.y) * 3 + 1000) / step);
+      const grid = new GridHelper(size * step, size, SCENE_HEX.grid, SCENE_HEX.grid);
+      grid.rotateX(Math.PI / 2); // GridHelper lies in XZ; the ground here is XY
+      grid.position.set(Math.round((b.min.x + b.max.x) / (2 * step)) * step, Math.round((b.min.y + b.max.y) / (2 * step)) * step, -0.4);
+      grid.name = `grid-${step}m`;
+      return flat(grid, 0.5);
+    });
+    this.gridFine = grids[0];
+    this.gridCoarse = grids[1];
+    this.gridCoarse.visible = false;
+    const group = new Group();
+    group.name = 'grid';
+    group.add(...grids);
+    scene.add(group);
   }
 
   // ------------------------------------------------------------------ live data
@@ -332,8 +365,8 @@ export class ViewerApp {
     s.on('signals', 'delta', (d) => this.signals.applyDelta(d));
     s.on('lanes', 'snapshot', (d) => {
       this.liveRatios = d.speedRatio;
-      if (!this.laneOverride) this.network.setSpeedRatios(d.speedRatio);
-      this.queues.setQueues(d.queue);
+      if (!this.laneOverride && this.network.setSpeedRatios(d.speedRatio)) this.viewport.requestRender();
+      if (this.queues.setQueues(d.queue) && this.queues.mesh.visible) this.viewport.requestRender();
       this.legend.setSource(d.source);
       this.clock.observe(d.time, performance.now());
     });
@@ -397,6 +430,7 @@ export class ViewerApp {
     this.hovered = index;
     this.junctions.setHovered(index === this.panel.shown ? -1 : index);
     this.viewport.renderer.domElement.style.cursor = index >= 0 ? 'pointer' : '';
+    this.viewport.requestRender();
   }
 
   private select(index: number): void {
@@ -405,6 +439,7 @@ export class ViewerApp {
     else this.panel.hide();
     this.junctions.setHovered(-1);
     this.hovered = -1;
+    this.viewport.requestRender();
   }
 
   // ------------------------------------------------------------------ frame
@@ -413,24 +448,55 @@ export class ViewerApp {
     this.stats.beginFrame();
     const wall = performance.now();
     this.simNow = this.clock.now(wall);
-    this.vehicles.update(this.simNow, Math.min(MAX_EXTRAPOLATION, this.clock.updateInterval * 1.5));
+    if (this.viewMoved) this.adaptToView(wall);
+    const ahead = Math.min(MAX_EXTRAPOLATION, this.clock.updateInterval * 1.5);
+    if (this.vehicles.update(this.simNow, ahead) && this.vehicles.group.visible) this.viewport.requestRender();
+    if (this.replayVehicles.group.visible && this.replayVehicles.update(Number.NaN, 0)) this.viewport.requestRender();
     if (this.pointer.moved) {
       this.pointer.moved = false;
       this.setHover(this.junctions.pick(this.pointer.x, this.pointer.y, this.viewport.renderer.domElement, this.viewport.camera));
     }
   }
 
-  private afterRender(t: number): void {
-    this.labels.render(this.viewport.scene, this.viewport.camera, this.viewport.controls.target);
+  /**
+   * After the camera moved: the level of detail for the new scale (ribbons or lines, boxes or
+   * points) and, at most every CULL_INTERVAL ms, which vehicles are in view.
+   */
+  private adaptToView(wall: number): void {
+    const vp = this.viewport;
+    const ppm = vp.pixelsPerMetre();
+    const ratio = vp.renderer.getPixelRatio();
+    if (this.network.setDetail(ppm)) vp.requestRender();
+    // 100 m lines at least 15 px apart, else the 1 km grid.
+    this.gridFine.visible = ppm >= 0.15;
+    this.gridCoarse.visible = !this.gridFine.visible;
+    this.signalLayer.setDetailed(this.network.isDetailed, ratio);
+    this.vehicles.setDetail(ppm, ratio);
+    this.replayVehicles.setDetail(ppm, ratio);
+    if (wall - this.lastCull < CULL_INTERVAL) return; // stays pending: viewMoved is still set
+    this.viewMoved = false;
+    this.lastCull = wall;
+    const cam = vp.camera;
+    cam.updateMatrixWorld();
+    this.frustum.setFromProjectionMatrix(this.viewProjection.multiplyMatrices(cam.projectionMatrix, cam.matrixWorldInverse));
+    // The margin grows with the view, so vehicles just outside it are there while panning.
+    const margin = cam.position.distanceTo(vp.controls.target) * 0.1;
+    this.vehicles.setView(this.frustum, margin);
+    this.replayVehicles.setView(this.frustum, margin);
+  }
+
+  private afterRender(t: number, rendered: boolean): void {
+    if (rendered) this.labels.render(this.viewport.scene, this.viewport.camera, this.viewport.controls.target);
     // The clock text changes once a simulated second; format only then (no string per frame).
     const second = Math.floor(this.simNow);
     if (second !== this.lastClockSecond && Number.isFinite(second)) {
       this.lastClockSecond = second;
       this.clockText.textContent = formatSimTime(second);
     }
-    this.stats.endFrame(t);
+    if (rendered) this.stats.endFrame(t);
     this.updateHook();
-    if (this.pixelRequests.length > 0) {
+    if (this.pixelRequests.length > 0 && !rendered) this.viewport.requestRender();
+    else if (this.pixelRequests.length > 0) {
       // Read right after rendering, while the drawing buffer still holds this frame.
       const sample = samplePixels(this.viewport.renderer.domElement);
       for (const r of this.pixelRequests.splice(0)) r(sample);
@@ -448,7 +514,16 @@ export class ViewerApp {
     hook.signalised = this.junctions.signalised.length;
     hook.gpu = this.viewport.gpu;
     hook.messages = this.stream.received;
-    hook.measureFrames = (ms) => this.stats.measure(ms);
+    hook.measureFrames = async (ms) => {
+      this.measuring = true;
+      this.updateContinuous();
+      try {
+        return await this.stats.measure(ms);
+      } finally {
+        this.measuring = false;
+        this.updateContinuous();
+      }
+    };
     hook.snapshot = () => {
       const { snapshot: _s, measureFrames: _m, ...plain } = hook;
       return { ...plain, messages: { ...plain.messages } };
@@ -472,11 +547,26 @@ export class ViewerApp {
       },
       fit: () => this.fit(),
       cameraTarget: () => ({ x: this.viewport.controls.target.x, y: this.viewport.controls.target.y }),
-      layers: () => this.viewport.scene.children.map((o) => o.name || o.type),
-      setLayerVisible: (name, visible) => {
-        for (const o of this.viewport.scene.children) if ((o.name || o.type) === name) o.visible = visible;
+      layers: () => {
+        // Top-level objects and the named parts of the network and vehicle groups.
+        const names: string[] = [];
+        for (const o of this.viewport.scene.children) {
+          names.push(o.name || o.type);
+          if (o === this.network.group) for (const c of [...o.children, ...this.network.near.children]) if (c.name && c !== this.network.near) names.push(c.name);
+          if (o === this.signalLayer.group) for (const c of o.children) names.push(c.name);
+        }
+        return names;
       },
-      setPixelRatio: (ratio) => this.viewport.renderer.setPixelRatio(ratio),
+      setLayerVisible: (name, visible) => {
+        this.viewport.scene.traverse((o) => {
+          if ((o.name || (o.parent === this.viewport.scene ? o.type : '')) === name) o.visible = visible;
+        });
+        this.viewport.requestRender();
+      },
+      setPixelRatio: (ratio) => {
+        this.viewport.setPixelRatio(ratio);
+        this.viewMoved = true;
+      },
       samplePixels: () => new Promise((resolve) => this.pixelRequests.push(resolve)),
     };
   }
@@ -495,6 +585,11 @@ export class ViewerApp {
     hook.selectedIntersection = this.panel.shown >= 0 ? (this.options.network.intersections[this.panel.shown]?.id ?? null) : null;
     hook.drawCalls = info.calls;
     hook.triangles = info.triangles;
+    hook.lines = info.lines;
+    hook.points = info.points;
+    hook.framesSkipped = this.viewport.skipped;
+    hook.vehiclesInView = this.vehicles.drawn;
+    hook.detail = `${this.network.isDetailed ? 'ribbons' : 'lines'}, ${this.vehicles.isDetailed ? 'boxes' : 'points'}`;
   }
 
   private end(message: string | null): void {

@@ -10,6 +10,8 @@ import { SCENE_HEX } from './palette.ts';
 Object3D.DEFAULT_UP.set(0, 0, 1);
 
 export type FrameCallback = (wallMs: number) => void;
+/** Called after a frame was drawn, or on a tick where nothing changed and none was drawn. */
+export type AfterFrameCallback = (wallMs: number, rendered: boolean) => void;
 
 /** The WebGL renderer string, from a throwaway context (so it can shape the real one). */
 export function probeGpu(): string {
@@ -39,7 +41,17 @@ export class Viewport {
   readonly renderer: WebGLRenderer;
   readonly controls: OrbitControls;
   private readonly beforeRender: FrameCallback[] = [];
-  private readonly afterRender: FrameCallback[] = [];
+  private readonly afterRender: AfterFrameCallback[] = [];
+  private readonly cameraChanged: (() => void)[] = [];
+  /**
+   * Render on demand: a frame is drawn only when something asked for it (camera, data, UI), so an
+   * idle view costs nothing; `continuous` draws every frame (frame-time measurement).
+   */
+  private dirty = true;
+  continuous = false;
+  /** Frames drawn, and animation ticks that had nothing to draw. */
+  rendered = 0;
+  skipped = 0;
   private readonly resizeObserver: ResizeObserver;
   private readonly sphere = new Sphere();
   private readonly offset = new Vector3();
@@ -56,6 +68,7 @@ export class Viewport {
     this.quality = resolveQuality(quality, this.gpu);
     const high = this.quality === 'high';
     this.renderer = new WebGLRenderer({ antialias: high, powerPreference: 'high-performance' });
+    // Fill cost grows with the square of the ratio: past 2 the picture gains little.
     this.renderer.setPixelRatio(high ? Math.min(window.devicePixelRatio, 2) : 1);
     this.renderer.domElement.classList.add('viewport-canvas');
     container.appendChild(this.renderer.domElement);
@@ -71,6 +84,10 @@ export class Viewport {
     this.controls.dampingFactor = 0.12;
     this.controls.maxPolarAngle = Math.PI * 0.47;
     this.controls.minDistance = 15;
+    this.controls.addEventListener('change', () => {
+      this.dirty = true;
+      for (const cb of this.cameraChanged) cb();
+    });
 
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(container);
@@ -81,8 +98,33 @@ export class Viewport {
     this.beforeRender.push(cb);
   }
 
-  onAfterRender(cb: FrameCallback): void {
+  onAfterRender(cb: AfterFrameCallback): void {
     this.afterRender.push(cb);
+  }
+
+  /** Called whenever the camera moved (pan, zoom, rotate, fly-to, fit, resize). */
+  onCameraChange(cb: () => void): void {
+    this.cameraChanged.push(cb);
+  }
+
+  /** Asks for a frame to be drawn on the next animation tick. */
+  requestRender(): void {
+    this.dirty = true;
+  }
+
+  setPixelRatio(ratio: number): void {
+    this.renderer.setPixelRatio(ratio);
+    this.resize();
+  }
+
+  /**
+   * Screen pixels per metre on the ground at the point looked at: what decides how much detail
+   * is worth drawing (a 4.5 m car is a speck below about 0.45 px/m).
+   */
+  pixelsPerMetre(): number {
+    const d = this.camera.position.distanceTo(this.controls.target);
+    const h = this.renderer.domElement.clientHeight || this.container.clientHeight || 1;
+    return h / (2 * d * Math.tan((this.camera.fov * Math.PI) / 360));
   }
 
   start(): void {
@@ -102,11 +144,26 @@ export class Viewport {
   }
 
   private frame(t: number): void {
-    this.flight?.(performance.now());
-    this.controls.update();
+    if (this.flight) {
+      this.flight(performance.now());
+      this.controlsMoved();
+    }
+    this.controls.update(); // emits 'change' while the camera moves (damping included)
     for (const cb of this.beforeRender) cb(t);
-    this.renderer.render(this.scene, this.camera);
-    for (const cb of this.afterRender) cb(t);
+    const draw = this.dirty || this.continuous;
+    if (draw) {
+      this.dirty = false;
+      this.renderer.render(this.scene, this.camera);
+      this.rendered++;
+    } else {
+      this.skipped++;
+    }
+    for (const cb of this.afterRender) cb(t, draw);
+  }
+
+  private controlsMoved(): void {
+    this.dirty = true;
+    for (const cb of this.cameraChanged) cb();
   }
 
   private resize(): void {
@@ -115,6 +172,7 @@ export class Viewport {
     this.renderer.setSize(w, h, false);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
+    this.controlsMoved();
   }
 
   /**
@@ -138,6 +196,7 @@ export class Viewport {
     this.place(this.sphere.center, tilt, d);
     this.controls.maxDistance = d * 4;
     this.controls.update();
+    this.controlsMoved();
   }
 
   private place(center: Vector3, tilt: number, d: number): void {

@@ -24,6 +24,14 @@ export interface ViewerStatsSnapshot {
   selectedIntersection: string | null;
   drawCalls: number;
   triangles: number;
+  lines: number;
+  points: number;
+  /** Animation ticks with nothing new to draw (render on demand skipped them). */
+  framesSkipped: number;
+  /** Vehicles written to the GPU: those in view, with a margin. */
+  vehiclesInView: number;
+  /** Level of detail in use: lanes as ribbons or lines, vehicles as boxes or points. */
+  detail: string;
   /** WebGL renderer string (shows software rendering such as SwiftShader). */
   gpu: string;
 }
