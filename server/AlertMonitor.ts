@@ -9,7 +9,8 @@ import type { SensorLayout } from '../twin/sensors/SensorLayout.ts';
 import type { SensorFlag } from '../twin/state/TwinContext.ts';
 import type { ControllerInfo } from './ControllerRegistry.ts';
 
-export type AlertKind = 'sensor-fault' | 'spill-back' | 'controller-fallback' | 'controller-offline';
+export const ALERT_KINDS = ['sensor-feed', 'sensor-fault', 'spill-back', 'controller-fallback', 'controller-offline'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export interface Alert {
   id: string;
@@ -33,7 +34,12 @@ export interface AlertSources {
   sensorFlags(): readonly SensorFlag[];
   laneQueue(): ArrayLike<number> | null;
   controllers(): ControllerInfo[];
+  /** Seconds since the newest reading of any sensor (the feed as a whole). */
+  feedSilentSeconds?(): number;
 }
+
+/** The whole sensor feed silent this long (s) is an alert of its own (per-sensor checks pause). */
+const FEED_SILENT_AFTER = 30;
 
 /** Space per standing vehicle (m): length plus gap, the usual jam spacing. */
 const JAM_SPACING = 7.5;
@@ -61,6 +67,18 @@ export class AlertMonitor {
     this.time = time;
     const next = new Map<string, Alert>();
     const keep = (a: Omit<Alert, 'since'>) => next.set(a.id, { ...a, since: this.active.get(a.id)?.since ?? time });
+
+    const feedSilent = this.sources.feedSilentSeconds?.() ?? 0;
+    if (feedSilent > FEED_SILENT_AFTER && this.layout.detectors.length + this.layout.cameras.length > 0) {
+      const c = this.centre();
+      keep({
+        id: 'sensor-feed',
+        kind: 'sensor-feed',
+        severity: 'critical',
+        message: `No sensor reading for ${Math.round(feedSilent)} s from any detector or camera: the feed is down or late (single sensors are not blamed meanwhile)`,
+        place: c,
+      });
+    }
 
     for (const f of this.sources.sensorFlags()) {
       const lane = f.kind === 'loop' ? this.layout.detectors[f.index]?.lane : this.layout.cameras[f.index]?.lanes[0];
@@ -111,6 +129,13 @@ export class AlertMonitor {
 
   state(): AlertsState {
     return { time: this.time, version: this.version, alerts: [...this.active.values()] };
+  }
+
+  /** The middle of the network (for alerts about the whole city). */
+  private centre(): Alert['place'] {
+    const xs = this.net.intersections.map((i) => i.point.x);
+    const ys = this.net.intersections.map((i) => i.point.y);
+    return { x: (Math.min(...xs) + Math.max(...xs)) / 2, y: (Math.min(...ys) + Math.max(...ys)) / 2 };
   }
 
   /** A point on lane l, `at` metres from its start (default: its downstream end). */

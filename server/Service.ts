@@ -116,7 +116,7 @@ export async function startService(config: Config): Promise<RunningService> {
   runtime.onTick((e) => twin.advance(e.time));
   // The viewer's panels: an hour of queue and delay per intersection, and alerts with a place.
   const history = new IntersectionHistory(network, twin);
-  const alerts = new AlertMonitor(network, layout, { sensorFlags: () => twin.sensorFlags(), laneQueue: () => twin.observe().laneQueue, controllers: () => controllers.list() });
+  const alerts = new AlertMonitor(network, layout, { sensorFlags: () => twin.sensorFlags(), laneQueue: () => twin.observe().laneQueue, controllers: () => controllers.list(), feedSilentSeconds: () => twin.feedSilentSeconds() });
   let alertsAt = -Infinity;
   runtime.onTick((e) => {
     history.record(e.time);

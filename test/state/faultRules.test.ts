@@ -51,7 +51,7 @@ function run(seconds: number, script: Script, lose: (d: number, t: number) => bo
       };
       if (!lose(det.index, t)) messages.push(msg);
     }
-    twin.ingest({ messages }, t * 1000);
+    if (messages.length > 0) twin.ingest({ messages }, t * 1000);
     twin.advance(t);
   }
   return twin;
@@ -148,3 +148,24 @@ describe('fault detector: an entrance against its advance loop over long spans',
     expect(loopFlags(twin, advance)).toEqual([]);
   });
 });
+
+describe('silence is judged against the feed, not the twin clock', () => {
+  const quiet: Script = () => null;
+
+  it('a whole feed that stops blames no single loop, and its own silence is reported', () => {
+    const twin = run(300, quiet, (_d, t) => t > 200);
+    expect(twin.sensorFlags().filter((f) => f.kind === 'loop')).toEqual([]);
+    expect(twin.feedSilentSeconds()).toBeGreaterThanOrEqual(99);
+    expect(twin.feedSilentSeconds()).toBeLessThanOrEqual(101);
+  });
+
+  it('one loop that stops while the others report is flagged, and only it', () => {
+    const d = detector('stopbar', true);
+    const twin = run(300, quiet, (x, t) => x === d && t > 150);
+    const loops = twin.sensorFlags().filter((f) => f.kind === 'loop');
+    expect(loops.map((f) => f.index)).toEqual([d]);
+    expect(['silent', 'dropouts']).toContain(loops[0].reason);
+    expect(twin.feedSilentSeconds()).toBeLessThanOrEqual(1);
+  });
+});
+

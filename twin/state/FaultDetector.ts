@@ -464,6 +464,13 @@ export class FaultDetector {
     };
   }
 
+  /** Seconds since the newest reading of any sensor (since the start if none came yet). */
+  feedSilentSeconds(): number {
+    const nowMs = this.ctx.epochMs + this.ctx.sec * 1000;
+    const from = this.ctx.store.latestMs === -Infinity ? this.ctx.epochMs + this.started * 1000 : this.ctx.store.latestMs;
+    return Math.max(0, (nowMs - from) / 1000);
+  }
+
   /** Runs every check; returns the sensors newly flagged. */
   check(): SensorFlag[] {
     const ctx = this.ctx;
@@ -471,6 +478,11 @@ export class FaultDetector {
     const now = ctx.sec;
     const nowMs = ctx.epochMs + now * 1000;
     const out: SensorFlag[] = [];
+    // Silence is measured against the feed's newest reading, not the twin's clock: when the whole
+    // feed is late (a congested link, a server behind) no single sensor is to blame, and flagging
+    // them all would bury the operator (feedSilentSeconds reports the feed itself).
+    const feedMs = Math.min(nowMs, store.latestMs);
+    const silentStart = store.latestMs === -Infinity ? 0 : (feedMs - (ctx.epochMs + this.started * 1000)) / 1000;
     if (now % 10 === 0) this.refreshNetworkLoss();
     if (now % SNAP_EVERY === 0) this.snapshot();
     const flagLoop = (d: number, reason: FaultReason, detail: string, since: number) => {
@@ -482,7 +494,7 @@ export class FaultDetector {
     for (let c = 0; c < store.nCam; c++) {
       if (!ctx.camTrusted[c]) continue;
       const last = store.camLastMs[c];
-      const silentFor = last === -Infinity ? now - this.started : (nowMs - last) / 1000;
+      const silentFor = last === -Infinity ? silentStart : (feedMs - last) / 1000;
       const dropouts = now % 5 === 0 && store.camLastSeq[c] >= 59 && store.camReceivedShare(c, 60) < 0.5;
       if (silentFor > this.opt.cameraSilentAfter || dropouts) {
         ctx.camTrusted[c] = 0;
@@ -505,7 +517,7 @@ export class FaultDetector {
       // more or less does not matter for detection.
       if (!ctx.loopTrusted[d] || (d + now) % CHECK_EVERY !== 0) continue;
       const last = store.loopLastMs[d];
-      const silentFor = last === -Infinity ? now - this.started : (nowMs - last) / 1000;
+      const silentFor = last === -Infinity ? silentStart : (feedMs - last) / 1000;
       if (silentFor > this.opt.silentAfter) {
         flagLoop(d, 'silent', `no reading for ${silentFor.toFixed(0)} s`, last === -Infinity ? this.started : secOf(ctx, last));
         continue;

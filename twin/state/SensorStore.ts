@@ -23,6 +23,8 @@ export class SensorStore {
   readonly loopLastSeq: Float64Array;
   /** Capture time (ms) of the newest reading. */
   readonly loopLastMs: Float64Array;
+  /** Newest source time (ms) of any reading, loop or camera: how far the feed as a whole has come. */
+  latestMs = -Infinity;
   readonly loopTotal: Float64Array;
   readonly loopIntervalMs: Float64Array;
   readonly rSeq: Float64Array;
@@ -136,6 +138,7 @@ export class SensorStore {
     if (seq > this.loopLastSeq[d]) {
       this.loopLastSeq[d] = seq;
       this.loopLastMs[d] = tsMs;
+      if (tsMs > this.latestMs) this.latestMs = tsMs;
       this.loopTotal[d] = m.total;
       this.loopIntervalMs[d] = m.intervalMs;
     }
@@ -148,6 +151,7 @@ export class SensorStore {
     if (seq <= this.camLastSeq[c]) return; // an older frame: its totals are already covered
     this.camLastSeq[c] = seq;
     this.camLastMs[c] = tsMs;
+    if (tsMs > this.latestMs) this.latestMs = tsMs;
     const lanes = this.camLanes[c];
     const movements = this.camMovements[c];
     for (const l of m.lanes) {

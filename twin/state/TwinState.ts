@@ -147,6 +147,11 @@ export class TwinState implements IngestTarget {
   }
 
   /** Sensors flagged so far, oldest first. */
+  /** Seconds since the newest reading of any sensor: the feed as a whole, not one sensor. */
+  feedSilentSeconds(): number {
+    return this.faults.feedSilentSeconds();
+  }
+
   sensorFlags(): readonly SensorFlag[] {
     return this.faults.flags;
   }

@@ -4,7 +4,7 @@
  * and delay; the active alerts; controller health against the control-loop latency target.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { AlertMonitor } from '../../AlertMonitor.ts';
+import { ALERT_KINDS, type AlertMonitor } from '../../AlertMonitor.ts';
 import type { ControllerRegistry } from '../../ControllerRegistry.ts';
 import type { IntersectionHistory } from '../../IntersectionHistory.ts';
 import type { PlanStore } from '../../PlanStore.ts';
@@ -83,7 +83,7 @@ export const IntersectionHistorySchema = z
 
 export const AlertSchema = z.object({
   id: z.string(),
-  kind: z.enum(['sensor-fault', 'spill-back', 'controller-fallback', 'controller-offline']),
+  kind: z.enum(ALERT_KINDS),
   severity: z.enum(['warning', 'critical']),
   message: z.string(),
   since: z.number(),
