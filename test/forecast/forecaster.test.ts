@@ -153,3 +153,31 @@ describe('chronological split of the synthetic data', () => {
     expect(timeOfRow(test.grid, 0)).toEqual(timeOfRow(city.series.grid, train.rows));
   });
 });
+
+describe('horizon-weighted training', () => {
+  it('weights a horizon through its target scale and still forecasts in the data units', async () => {
+    const { forecaster: weighted } = await trainForecaster(trainPart, city.graph, config, {
+      maxEpochs: 8,
+      patience: 3,
+      batchSize: 256,
+      learningRate: 3e-3,
+      foldInEpochs: 0,
+      horizonWeights: [1, 1, 4],
+      progress: false,
+    });
+    // Same training rows → same fitted scale; weight 4 halves the last horizon's scale.
+    expect(weighted.targetScaler.std[0]).toBeCloseTo(trained.targetScaler.std[0], 5);
+    expect(weighted.targetScaler.std[2]).toBeCloseTo(trained.targetScaler.std[2] / 2, 5);
+    const origins = testOrigins(testPart, protocol);
+    const persistence = scoreForecasts(testPart, origins, config.horizons, persistenceForecasts(testPart, origins, protocol));
+    const model = rmsePerHorizon(weighted);
+    model.forEach((rmse, k) => expect(rmse).toBeLessThan(persistence[k].rmse));
+    disposeForecaster(weighted);
+  }, 60_000);
+
+  it('rejects a weight list that does not match the horizons', async () => {
+    await expect(trainForecaster(trainPart, city.graph, config, { maxEpochs: 1, foldInEpochs: 0, horizonWeights: [1, 2], progress: false })).rejects.toThrow(
+      /horizonWeights/,
+    );
+  });
+});

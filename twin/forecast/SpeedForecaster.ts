@@ -88,6 +88,13 @@ export const TrainOptionsSchema = z.object({
   budgetClock: z.enum(['wall', 'cpu']).default('wall'),
   /** Give the event loop a turn after every batch (training inside a running service). */
   yieldBetweenBatches: z.boolean().default(false),
+  /**
+   * Relative weight of each horizon (same order as config.horizons) in the training loss and in
+   * the early-stopping score; equal when absent. Applied by shrinking that horizon's target scale
+   * by √w, so the squared error of its standardised output counts w times (and the fold-in and
+   * later updates keep the same weighting through the stored scaler).
+   */
+  horizonWeights: z.array(z.number().positive()).optional(),
 });
 export type TrainOptions = z.infer<typeof TrainOptionsSchema>;
 export type TrainOptionsInput = z.input<typeof TrainOptionsSchema>;
@@ -428,7 +435,11 @@ export async function trainForecaster(
   const F = featureCount(config);
   const H = config.horizons.length;
   const featureScaler = fitStandardiser(fit.x, F);
-  const targetScaler = fitStandardiser(fit.y, H);
+  const fitted = fitStandardiser(fit.y, H);
+  const weights = opts.horizonWeights ?? config.horizons.map(() => 1);
+  if (weights.length !== H) throw new Error(`horizonWeights: expected ${H} weights, got ${weights.length}`);
+  const targetScaler: Standardiser = { mean: fitted.mean, std: fitted.std.map((v, k) => v / Math.sqrt(weights[k])) };
+  const weightSum = weights.reduce((a, b) => a + b, 0);
   for (const set of [fit, val]) {
     standardise(set.x, featureScaler);
     standardise(set.y, targetScaler);
@@ -460,7 +471,7 @@ export async function trainForecaster(
       opts.yieldBetweenBatches,
     );
     const validationRmse = rmsePerHorizon(predictStandardised(model, val.x, F, H), valTargets, targetScaler);
-    const score = validationRmse.reduce((s, v) => s + v, 0) / H;
+    const score = validationRmse.reduce((s, v, k) => s + v * weights[k], 0) / weightSum;
     epochs.push({ epoch: e, trainLoss, validationRmse, seconds: elapsed() });
     lastEpochSeconds = budgetElapsed() - epochStarted;
     const improved = score < best;
