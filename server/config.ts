@@ -40,8 +40,8 @@ export const ConfigSchema = z.object({
   FORECAST_DIR: z.string().min(1).optional(),
   /** What-if runs at once, each in its own worker thread (more queue). */
   WHATIF_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
-  /** Control-loop latency target (sensor reading → plan applied at the edge, field-clock ms) the viewer checks controllers against. */
-  LOOP_LATENCY_SLA_MS: z.coerce.number().positive().default(5000),
+  /** Control-loop latency target (sensor reading → plan applied at the edge, field-clock ms) the viewer checks controllers against: 1 s, as eval:edge. */
+  LOOP_LATENCY_SLA_MS: z.coerce.number().positive().default(1000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

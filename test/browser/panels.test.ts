@@ -64,7 +64,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
     await openPanel('controllers');
     const signalised = network.intersections.filter((i) => !i.virtual && i.phases.length > 0).length;
     await page.waitForFunction((n) => Number(document.querySelector('[data-stat=controllers] strong')?.textContent) === n, signalised, { timeout: 20_000 });
-    expect(await page.locator('.drawer [data-sla]').getAttribute('data-sla')).toBe('5000');
+    expect(await page.locator('.drawer [data-sla]').getAttribute('data-sla')).toBe('1000');
     expect(await page.locator('.drawer tr[data-controller]').count()).toBe(signalised);
     // RTAS: the placements where the service publishes them, else it says they are not available.
     expect(await page.locator('.drawer [data-section=rtas]').textContent()).toMatch(/tasks on|Not available/);

@@ -78,7 +78,7 @@ describe('intersection read routes', () => {
   it('reports controller health against the loop-latency target', async () => {
     const r = await api(svc.url, '/api/control-health', viewer);
     expect(r.status).toBe(200);
-    expect(r.body.slaMs).toBe(5000);
+    expect(r.body.slaMs).toBe(1000);
     expect(Array.isArray(r.body.controllers)).toBe(true);
   });
 
