@@ -17,7 +17,8 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { FlowEntry, FlowFile, VehicleParams } from '../twin/network/cityflowFormat.ts';
+import type { FlowEntry, FlowFile } from '../twin/network/cityflowFormat.ts';
+import { EMERGENCY_VEHICLE } from '../twin/network/demand.ts';
 import { demoCity, generateGrid } from '../twin/network/generator.ts';
 import { importFlows, importRoadnet } from '../twin/network/importCityFlow.ts';
 import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
@@ -59,19 +60,6 @@ interface Case {
   reroutes: number;
   wallSeconds: number;
 }
-
-const EV_VEHICLE: VehicleParams = {
-  length: 5,
-  width: 2,
-  maxPosAcc: 2,
-  maxNegAcc: 4.5,
-  usualPosAcc: 2,
-  usualNegAcc: 4.5,
-  minGap: 2.5,
-  maxSpeed: 13.89,
-  headwayTime: 2,
-  class: 'emergency',
-};
 
 /** Boundary entry → far boundary exit pairs, seeded; the far exits are those at ≥ 80 % of the farthest. */
 function pickTrips(net: RoadNetwork, count: number, seed: number): [number, number][] {
@@ -127,11 +115,11 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   const evEntries: FlowEntry[] = [];
   const specs: EmergencyVehicleSpec[] = [];
   trips.forEach(([from, to], k) => {
-    const times = linkTravelTimes(g, obs.get(dispatch[k]) ?? null, { signalDelayFactor: 0.1, vehicleMaxSpeed: EV_VEHICLE.maxSpeed });
+    const times = linkTravelTimes(g, obs.get(dispatch[k]) ?? null, { signalDelayFactor: 0.1, vehicleMaxSpeed: EMERGENCY_VEHICLE.maxSpeed });
     const route = router.fastestBetweenRoads(from, to, times);
     if (!route) throw new Error(`${name}: no route from ${g.roadIds[from]} to ${g.roadIds[to]}`);
     const index = flowJson.length + evEntries.length;
-    evEntries.push({ vehicle: { ...EV_VEHICLE }, route: route.roadIds, interval: 1, startTime: dispatch[k], endTime: dispatch[k] });
+    evEntries.push({ vehicle: { ...EMERGENCY_VEHICLE }, route: route.roadIds, interval: 1, startTime: dispatch[k], endTime: dispatch[k] });
     specs.push({ vehicle: `flow_${index}_0`, roads: route.roads, dispatchTime: dispatch[k] });
   });
   const flows = importFlows([...flowJson, ...evEntries], net, name);
@@ -152,7 +140,7 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   const evWithout = evTime(without);
   // The floor pre-emption cannot beat: each route as driven, at the speed limit, crossing at the
   // turn speed, no queue and no signal.
-  const free = linkTravelTimes(g, null, { signalDelayFactor: 0, vehicleMaxSpeed: EV_VEHICLE.maxSpeed });
+  const free = linkTravelTimes(g, null, { signalDelayFactor: 0, vehicleMaxSpeed: EMERGENCY_VEHICLE.maxSpeed });
   const evFreeFlow = mean(
     withP.vehicles.map((v) => {
       const roads = v.finalRoute.map((id) => g.roadIndex.get(id)!);

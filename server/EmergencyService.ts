@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
 import { z } from '@hono/zod-openapi';
-import type { FlowEntry, VehicleParams } from '../twin/network/cityflowFormat.ts';
+import type { FlowEntry } from '../twin/network/cityflowFormat.ts';
+import { EMERGENCY_VEHICLE } from '../twin/network/demand.ts';
 import { DrivableGeometry } from '../twin/network/DrivableGeometry.ts';
 import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import type { Engine } from '../twin/sim/Engine.ts';
@@ -29,20 +30,6 @@ import type { Db } from './db/Database.ts';
 import { emergencyRequests } from './db/schema.ts';
 import type { PreemptionBoard } from './PreemptionBoard.ts';
 import type { TopicSource } from './streams/StreamHub.ts';
-
-/** The emergency vehicle's parameters (an ambulance: faster start, 50 km/h). */
-export const EMERGENCY_VEHICLE: VehicleParams = {
-  length: 5,
-  width: 2,
-  maxPosAcc: 2,
-  maxNegAcc: 4.5,
-  usualPosAcc: 2,
-  usualNegAcc: 4.5,
-  minGap: 2.5,
-  maxSpeed: 13.89,
-  headwayTime: 2,
-  class: 'emergency',
-};
 
 /**
  * A flow that never spawns by itself, appended to the field's flows: emergency vehicles are put

@@ -33,6 +33,9 @@ export const BENCHMARK_VEHICLE: VehicleParams = {
   headwayTime: 2,
 };
 
+/** An emergency vehicle (an ambulance, 50 km/h): the benchmark vehicle otherwise, so comparisons stay fair. */
+export const EMERGENCY_VEHICLE: VehicleParams = { ...BENCHMARK_VEHICLE, maxSpeed: 13.89, class: 'emergency' };
+
 const WeightSchema = z.number().nonnegative().default(1);
 
 export const DemandOptionsSchema = z.object({
