@@ -5,11 +5,10 @@
  * readings: every reading acknowledged (over HTTP or the ingest WebSocket) before the kill is in
  * the database afterwards, and the restarted twin has re-read them (a resend is a duplicate).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import demoSpec from '../../data/demo-city.json' with { type: 'json' };
@@ -18,43 +17,11 @@ import { demoCityFromSpec } from '../../twin/network/generator.ts';
 import { importRoadnet } from '../../twin/network/importCityFlow.ts';
 import { serializeHlc } from '../../twin/sensors/HybridLogicalClock.ts';
 import { buildSensorLayout } from '../../twin/sensors/SensorLayout.ts';
-import { ADMIN, api, openSocket, twoPhasePlan } from './helpers.ts';
+import { ADMIN, api, freePort, openSocket, startServiceProcess, twoPhasePlan } from './helpers.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
-async function startProcess(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir, PORT: String(port), ADMIN_TOKEN: ADMIN, SPEED: '20', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  const deadline = Date.now() + 150_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`service exited: ${log}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/health`);
-      if (r.ok) return child;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`service did not start: ${log}`);
-}
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
@@ -65,7 +32,7 @@ describe('durability', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'twin-kill-'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const first = await startProcess(dataDir, port);
+    const first = await startServiceProcess(children, dataDir, port, { SPEED: '20' });
 
     const eng = await api(base, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'kim', role: 'engineer' }) });
     expect(eng.status).toBe(201);
@@ -77,7 +44,7 @@ describe('durability', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
-    await startProcess(dataDir, port);
+    await startServiceProcess(children, dataDir, port, { SPEED: '20' });
     const again = await api(base, '/api/plans/intersection_1_1', eng.body.token);
     expect(again.status).toBe(200);
     expect(again.body.version).toBe(1);
@@ -92,7 +59,7 @@ describe('durability', () => {
     const base = `http://127.0.0.1:${port}`;
     // The field's clock stands still (FIELD=0), so readings stamped at t=0 stay within the lateness window.
     const env = { FIELD: '0', SENSORS: '0', PLANNER: '0', EDGES: '0' };
-    const first = await startProcess(dataDir, port, env);
+    const first = await startServiceProcess(children, dataDir, port, { SPEED: '20', ...env });
     const integrator = (await api(base, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'loops', role: 'integrator' }) })).body.token as string;
 
     // The same sensors the service lays out on the demo city.
@@ -138,7 +105,7 @@ describe('durability', () => {
     expect(acked.length).toBeGreaterThan(0);
 
     // After a restart the twin has re-read them: sent again, every acknowledged reading is a duplicate.
-    const second = await startProcess(dataDir, port, env);
+    const second = await startServiceProcess(children, dataDir, port, { SPEED: '20', ...env });
     for (let i = 0; i < acked.length; i += 500) {
       const again = await api(base, '/api/ingest', integrator, { method: 'POST', body: JSON.stringify({ messages: acked.slice(i, i + 500) }) });
       expect(again.status).toBe(200);

@@ -7,48 +7,19 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN, api, twoPhasePlan } from './helpers.ts';
+import { ADMIN, api, freePort, startServiceProcess, twoPhasePlan } from './helpers.ts';
+
+// No in-process edge links and no planner: the only controller talking to the centre is the edge process.
+const EDGE_ONLY = { SPEED: '10', EDGES: '0', PLANNER: '0', SENSORS: '0' };
 
 const root = resolve(import.meta.dirname, '../..');
 const children: ChildProcess[] = [];
 const TARGET = 'intersection_1_1';
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
-async function startService(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
-    cwd: root,
-    // No in-process edge links and no planner: the only controller talking to the centre is the edge process.
-    env: { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir, PORT: String(port), ADMIN_TOKEN: ADMIN, SPEED: '10', EDGES: '0', PLANNER: '0', SENSORS: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  const deadline = Date.now() + 150_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`service exited: ${log}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`service did not start: ${log}`);
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -84,7 +55,7 @@ describe('edge process', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'twin-edge-'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    let service = await startService(dataDir, port);
+    let service = await startServiceProcess(children, dataDir, port, EDGE_ONLY);
 
     const user = await api(base, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'edge-box-1', role: 'controller', intersections: [TARGET] }) });
     expect(user.status).toBe(201);
@@ -126,7 +97,7 @@ describe('edge process', () => {
     await waitFor('hold then fallback at the edge', async () => /central → holding[\s\S]*holding → fallback/.test(edgeLog));
     expect(edge.exitCode).toBeNull();
 
-    service = await startService(dataDir, port);
+    service = await startServiceProcess(children, dataDir, port, EDGE_ONLY);
     await waitFor('the edge back on central plans', async () => /fallback → central/.test(edgeLog));
     await central();
     const after = await waitFor('the field following the edge again', async () => {

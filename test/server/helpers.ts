@@ -1,7 +1,9 @@
 /** Starts the real service on a free port with a temporary PGlite directory, for integration tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { ConfigSchema, type Config } from '../../server/config.ts';
 import { startService, type RunningService } from '../../server/Service.ts';
@@ -75,4 +77,43 @@ export function twoPhasePlan(net: { intersections: { id: string; phases: number[
     cycle: 2 * (green + 6),
     offset: 0,
   };
+}
+
+/** A port free at the moment of asking (for a service started in a child process). */
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+/**
+ * Starts `server/main.ts` as a child process on `dataDir` and `port` (PGlite, the admin token
+ * ADMIN, `env` on top) and resolves once /health answers; the child is added to `children` so the
+ * test can kill it. Fails with the child's stderr if it exits or is not up within 150 s.
+ */
+export async function startServiceProcess(children: ChildProcess[], dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const root = resolve(import.meta.dirname, '../..');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir, PORT: String(port), ADMIN_TOKEN: ADMIN, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  const deadline = Date.now() + 150_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`service exited: ${log}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`service did not start: ${log}`);
 }
