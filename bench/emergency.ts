@@ -4,20 +4,24 @@
  * roadnet's program through the signal state machines): without and with signal pre-emption.
  * Reports the emergency vehicles' travel time and every other vehicle's ATT both ways, and the
  * routing latency (p50/p99) on a 100×100 (10,000-intersection) synthetic grid. Beside each
- * reduction, its ceiling: the same routes driven at the speed limit with no wait at all, the
- * most any pre-emption can give (the vehicles keep to the lanes' limits, as CityFlow's do).
+ * reduction, its ceiling: the same routes driven at the vehicle's free speed with no wait at all,
+ * the most any pre-emption can give. Ordinary vehicles keep to the lanes' limits (as CityFlow's
+ * do); the emergency vehicle, on lights, drives at up to `--ev-speed-factor` × the limit (default
+ * EMERGENCY_VEHICLE's 1.25, capped at its 50 km/h), in both runs alike; 1 keeps it to the limit.
  *
  * Emergency routes are planned by the router at each dispatch time on the traffic as observed in
  * a run without emergency vehicles, so both runs drive the same routes (re-routing stays on).
  *
  *   npm run eval:emergency [-- --json] [-- --only jinan|hangzhou|hangzhou-5734|demo|routing] [-- --queries 2000]
+ *                          [-- --ev-speed-factor 1.25]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { FlowEntry, FlowFile } from '../twin/network/cityflowFormat.ts';
+import { z } from 'zod';
+import type { FlowEntry, FlowFile, VehicleParams } from '../twin/network/cityflowFormat.ts';
 import { EMERGENCY_VEHICLE } from '../twin/network/demand.ts';
 import { demoCity, generateGrid } from '../twin/network/generator.ts';
 import { importFlows, importRoadnet } from '../twin/network/importCityFlow.ts';
@@ -27,7 +31,7 @@ import { runEmergencyScenario, type EmergencyRunResult } from '../twin/routing/E
 import type { EmergencyVehicleSpec } from '../twin/routing/EmergencyTracker.ts';
 import { FastestRouter, evaluateRoute } from '../twin/routing/FastestRoute.ts';
 import { roadGraph, roadGraphFromRoadnet } from '../twin/routing/RoadGraph.ts';
-import { linkTravelTimes } from '../twin/routing/TravelTimeModel.ts';
+import { linkTravelTimes, vehicleTravelTime } from '../twin/routing/TravelTimeModel.ts';
 import { Engine } from '../twin/sim/Engine.ts';
 import { TruthObserver, type TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { fieldController } from '../signal-controllers/fieldSignals.ts';
@@ -37,7 +41,17 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = resolve(root, '..', 'shared', 'data', 'cityflow');
 const log = (s: string) => process.stderr.write(s + '\n');
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, only: { type: 'string' }, queries: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { json: { type: 'boolean' }, only: { type: 'string' }, queries: { type: 'string' }, 'ev-speed-factor': { type: 'string' } },
+});
+const evSpeedFactor = z.coerce
+  .number()
+  .min(0.5, 'ev-speed-factor: at least 0.5')
+  .max(2, 'ev-speed-factor: at most 2')
+  .default(EMERGENCY_VEHICLE.speedFactor ?? 1)
+  .parse(values['ev-speed-factor']);
+/** The emergency vehicle of this run: the service's, with the speed factor asked for. */
+const EV: VehicleParams = { ...EMERGENCY_VEHICLE, speedFactor: evSpeedFactor };
 
 interface Case {
   network: string;
@@ -47,7 +61,7 @@ interface Case {
   otherAttWithout: number;
   evReductionPercent: number;
   otherAttChangePercent: number;
-  /** Mean time of the emergency routes driven at the speed limit (capped at the vehicle's), no wait anywhere. */
+  /** Mean time of the emergency routes driven at the vehicle's free speed (limit × factor, capped at its top speed), no wait anywhere. */
   evFreeFlow: number;
   /** The largest reduction pre-emption could give: (without − free flow) / without. */
   ceilingPercent: number;
@@ -115,11 +129,11 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   const evEntries: FlowEntry[] = [];
   const specs: EmergencyVehicleSpec[] = [];
   trips.forEach(([from, to], k) => {
-    const times = linkTravelTimes(g, obs.get(dispatch[k]) ?? null, { signalDelayFactor: 0.1, vehicleMaxSpeed: EMERGENCY_VEHICLE.maxSpeed });
+    const times = linkTravelTimes(g, obs.get(dispatch[k]) ?? null, { signalDelayFactor: 0.1, ...vehicleTravelTime(EV) });
     const route = router.fastestBetweenRoads(from, to, times);
     if (!route) throw new Error(`${name}: no route from ${g.roadIds[from]} to ${g.roadIds[to]}`);
     const index = flowJson.length + evEntries.length;
-    evEntries.push({ vehicle: { ...EMERGENCY_VEHICLE }, route: route.roadIds, interval: 1, startTime: dispatch[k], endTime: dispatch[k] });
+    evEntries.push({ vehicle: { ...EV }, route: route.roadIds, interval: 1, startTime: dispatch[k], endTime: dispatch[k] });
     specs.push({ vehicle: `flow_${index}_0`, roads: route.roads, dispatchTime: dispatch[k] });
   });
   const flows = importFlows([...flowJson, ...evEntries], net, name);
@@ -138,9 +152,9 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   };
   const evWith = evTime(withP);
   const evWithout = evTime(without);
-  // The floor pre-emption cannot beat: each route as driven, at the speed limit, crossing at the
-  // turn speed, no queue and no signal.
-  const free = linkTravelTimes(g, null, { signalDelayFactor: 0, vehicleMaxSpeed: EMERGENCY_VEHICLE.maxSpeed });
+  // The floor pre-emption cannot beat: each route as driven, at the vehicle's free speed, crossing
+  // at the turn speed, no queue and no signal.
+  const free = linkTravelTimes(g, null, { signalDelayFactor: 0, ...vehicleTravelTime(EV) });
   const evFreeFlow = mean(
     withP.vehicles.map((v) => {
       const roads = v.finalRoute.map((id) => g.roadIndex.get(id)!);
@@ -168,7 +182,7 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   };
   log(
     `${name}: EV travel time ${evWithout.toFixed(1)} → ${evWith.toFixed(1)} s (${c.evReductionPercent.toFixed(1)} % lower; ` +
-      `at the speed limit with no wait ${evFreeFlow.toFixed(1)} s, a ceiling of ${c.ceilingPercent.toFixed(1)} %), ` +
+      `at its free speed with no wait ${evFreeFlow.toFixed(1)} s, a ceiling of ${c.ceilingPercent.toFixed(1)} %), ` +
       `others' ATT ${c.otherAttWithout.toFixed(1)} → ${c.otherAttWith.toFixed(1)} s (${c.otherAttChangePercent >= 0 ? '+' : ''}${c.otherAttChangePercent.toFixed(2)} %), ` +
       `green on arrival ${(100 * c.greenOnArrivalWithout).toFixed(0)} → ${(100 * c.greenOnArrivalWith).toFixed(0)} %, unsafe ${c.unsafeStates}, ${c.wallSeconds.toFixed(0)} s`,
   );
@@ -314,6 +328,7 @@ if (want('routing')) routing = await routingLatency(Number(values.queries ?? 200
 if (values.json) {
   process.stdout.write(
     JSON.stringify({
+      evSpeedFactor,
       cases: cases.map((c) => ({
         network: c.network,
         evTravelTimeWith: c.evTravelTimeWith,
@@ -336,11 +351,12 @@ if (values.json) {
     }) + '\n',
   );
 } else {
+  if (cases.length) process.stdout.write(`emergency vehicle: up to ${evSpeedFactor} × the posted limit, top speed ${EV.maxSpeed} m/s (both runs)\n`);
   for (const c of cases) {
     process.stdout.write(
       `${c.network.padEnd(10)} EV ${c.evTravelTimeWithout.toFixed(1).padStart(7)} → ${c.evTravelTimeWith.toFixed(1).padStart(7)} s (−${c.evReductionPercent.toFixed(1)} %)   ` +
         `others' ATT ${c.otherAttWithout.toFixed(1)} → ${c.otherAttWith.toFixed(1)} s (${c.otherAttChangePercent >= 0 ? '+' : ''}${c.otherAttChangePercent.toFixed(2)} %)   ` +
-        `ceiling −${c.ceilingPercent.toFixed(1)} % (${c.evFreeFlow.toFixed(1)} s at the limit)   unsafe ${c.unsafeStates}\n`,
+        `ceiling −${c.ceilingPercent.toFixed(1)} % (${c.evFreeFlow.toFixed(1)} s at free speed)   unsafe ${c.unsafeStates}\n`,
     );
   }
   if (routing)

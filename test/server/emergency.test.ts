@@ -117,7 +117,10 @@ describe('emergency routing over the service', () => {
     const r = await api(svc.url, '/api/emergency/routes', dispatcher, { method: 'POST', body: JSON.stringify({ origin: { intersection: to }, destination: { intersection: from } }) });
     expect(r.status).toBe(201);
     const id = r.body.id as string;
-    const first = r.body.preemptions[0].intersection as string;
+    // Windows are issued once the vehicle is in the field: at once, or a tick later when the start of its first road is taken.
+    let view = r.body;
+    await until('the first windows', async () => (view = (await api(svc.url, `/api/emergency/routes/${id}`, dispatcher)).body).preemptions.length > 0);
+    const first = view.preemptions[0].intersection as string;
     const poll = await api(svc.url, `/api/emergency/preemptions/${first}`, dispatcher);
     expect(poll.status).toBe(200);
     expect(poll.body.windows.length).toBeGreaterThan(0);

@@ -79,6 +79,12 @@ export const VehicleParamsSchema = z.object({
   headwayTime: z.number().nonnegative(),
   /** Our extension (CityFlow ignores it): what cameras classify the vehicle as. */
   class: z.enum(['car', 'bus', 'truck', 'emergency']).optional(),
+  /**
+   * Our extension (CityFlow has none; SUMO calls it speedFactor): the multiple of each lane's
+   * posted limit this vehicle drives at, still capped by maxSpeed. 1 when absent. An emergency
+   * vehicle on lights may exceed the limit; ordinary traffic keeps to it.
+   */
+  speedFactor: z.number().min(0.5).max(2).optional(),
 });
 export type VehicleParams = z.infer<typeof VehicleParamsSchema>;
 export type VehicleClass = NonNullable<VehicleParams['class']>;

@@ -20,6 +20,7 @@
  * at the bound).
  */
 import { z } from 'zod';
+import type { VehicleParams } from '../network/cityflowFormat.ts';
 import type { TrafficObservation } from '../state/TrafficObservation.ts';
 import { crossTime, type RoadGraph } from './RoadGraph.ts';
 
@@ -30,6 +31,8 @@ export const TravelTimeOptionsSchema = z.object({
   signalDelayFactor: z.number().min(0).max(1).default(1),
   /** The vehicle's top speed (m/s); lanes above it are driven at it. */
   vehicleMaxSpeed: z.number().positive().default(13.89),
+  /** Multiple of the posted limit the vehicle drives at (an emergency vehicle on lights may exceed it). */
+  vehicleSpeedFactor: z.number().min(0.5).max(2).default(1),
   /** Mean speeds of moving vehicles below this are clamped to it (m/s), so a jam is slow, not infinite. */
   minSpeed: z.number().positive().default(1),
   /** Road length a moving vehicle occupies in dense traffic (m): vehicle length + gap. */
@@ -37,6 +40,11 @@ export const TravelTimeOptionsSchema = z.object({
 });
 export type TravelTimeOptions = z.infer<typeof TravelTimeOptionsSchema>;
 export type TravelTimeOptionsInput = z.input<typeof TravelTimeOptionsSchema>;
+
+/** The travel-time options that describe a vehicle: its top speed and how far it may exceed the limit. */
+export function vehicleTravelTime(v: Pick<VehicleParams, 'maxSpeed' | 'speedFactor'>): Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedFactor'> {
+  return { vehicleMaxSpeed: v.maxSpeed, vehicleSpeedFactor: v.speedFactor ?? 1 };
+}
 
 /** Forecast hook: predicted multiplier of road `road`'s travel time `horizonSeconds` from now (1 = as now). */
 export type ForecastHook = (road: number, horizonSeconds: number) => number;
@@ -88,7 +96,7 @@ export function linkTravelTimes(
   const freeDrive = new Float64Array(nR);
   const drive = new Float64Array(nR);
   for (let r = 0; r < nR; r++) {
-    const limit = Math.min(g.roadSpeed[r], o.vehicleMaxSpeed);
+    const limit = Math.min(g.roadSpeed[r] * o.vehicleSpeedFactor, o.vehicleMaxSpeed);
     const length = g.roadLength[r];
     freeDrive[r] = length / limit;
     drive[r] = freeDrive[r];
@@ -131,7 +139,7 @@ export function linkTravelTimes(
     edgeLowerBound[e] = signal + cross + freeDrive[to];
     edgeWeight[e] = stopDelay[e] + cross + drive[to];
   }
-  const boundKey = `${signalKey(g, sig)}|${o.signalDelayFactor}|${o.vehicleMaxSpeed}`;
+  const boundKey = `${signalKey(g, sig)}|${o.signalDelayFactor}|${o.vehicleMaxSpeed}|${o.vehicleSpeedFactor}`;
   return { freeDrive, drive, stopDelay, edgeWeight, edgeLowerBound, boundKey, forecast, options: o };
 }
 

@@ -17,7 +17,7 @@ export {
 } from './EmergencyRouting.ts';
 export { FastestRouter, NoRouteError, RouteEndpointSchema, RouteQuerySchema, evaluateRoute, type Route, type RouteLeg } from './FastestRoute.ts';
 export { roadGraph, roadGraphFromRoadnet, nearestRoad, type RoadGraph } from './RoadGraph.ts';
-export { linkTravelTimes, TravelTimeOptionsSchema, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
+export { linkTravelTimes, vehicleTravelTime, TravelTimeOptionsSchema, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
 export { preemptionWindows, PreemptionWindowSchema, PreemptionOptionsSchema, type PreemptionWindow } from './PreemptionWindow.ts';
 export { PreemptionController, type PreemptionReport, type PreemptionControllerOptions } from './PreemptionController.ts';
 export { EmergencyTracker, EmergencyOptionsSchema, type EmergencyVehicleSpec, type EmergencyResult } from './EmergencyTracker.ts';

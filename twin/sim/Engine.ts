@@ -28,6 +28,14 @@ const LINK_MAX_SPEED = 10000;
 const INT_MAX = 2147483647;
 /** Speed below which a vehicle counts as waiting / stopped (m/s). */
 export const WAITING_SPEED = 0.1;
+/**
+ * Our extension (CityFlow has no overtaking): an emergency vehicle on lights passes moving
+ * traffic on a lane, as drivers pull aside or it uses the opposite lane (SUMO lets its emergency
+ * class overtake through the opposite edge), but not vehicles standing in a queue, and not within
+ * this distance of the stop line, where it must be back in line (m).
+ */
+export const OVERTAKE_ROOM = 30;
+const EMERGENCY_CLASS = VEHICLE_CLASSES.indexOf('emergency');
 
 const FREE = 0;
 const WAITING = 1;
@@ -119,7 +127,7 @@ export interface EngineSnapshot {
 
 const F64_FIELDS = [
   'dis', 'spd', 'gap', 'len', 'minGap', 'vmax', 'posAcc', 'negAcc', 'usualPosAcc', 'usualNegAcc',
-  'headway', 'horizon', 'enterTime', 'freeFlow', 'bSpd', 'bDis',
+  'headway', 'horizon', 'enterTime', 'freeFlow', 'bSpd', 'bDis', 'limitFactor',
 ] as const;
 const I32_FIELDS = [
   'drv', 'ptr', 'leader', 'blocker', 'prio', 'enterLinkTime', 'prevDrv', 'flowOf', 'serial', 'stops',
@@ -201,6 +209,8 @@ export class Engine {
   private moveVia = new Int32Array(256);
   private nMoves = 0;
   private readonly changers: number[] = [];
+  /** Emergency vehicles on lanes this step (they may overtake; see OVERTAKE_ROOM). */
+  private readonly overtakers: number[] = [];
   private readonly enders: number[] = [];
   private readonly spawned: number[] = [];
   /** Blocker found by the last intersectionSpeed call (-1 if none). */
@@ -341,6 +351,22 @@ export class Engine {
     if (t >= 0) next[t] = v;
     else this.listHead[d] = v;
     this.listTail[d] = v;
+  }
+
+  /** Swaps v with the vehicle ahead of it on drivable d. */
+  private listMoveAhead(d: number, v: number): void {
+    const { next, prev } = this.i32;
+    const p = prev[v];
+    const pp = prev[p];
+    const n = next[v];
+    if (pp >= 0) next[pp] = v;
+    else this.listHead[d] = v;
+    prev[v] = pp;
+    next[v] = p;
+    prev[p] = v;
+    next[p] = n;
+    if (n >= 0) prev[n] = p;
+    else this.listTail[d] = p;
   }
 
   private listRemove(d: number, v: number): void {
@@ -550,7 +576,7 @@ export class Engine {
     const path = this.toDrivablePath(p);
     this.i32.pathId[slot] = this.internPath(path);
     this.i32.ptr[slot] = 0;
-    this.f64.freeFlow[slot] += this.freeFlowTime(path, this.f64.vmax[slot]);
+    this.f64.freeFlow[slot] += this.freeFlowTime(path, slot);
     return true;
   }
 
@@ -568,7 +594,7 @@ export class Engine {
     const v = this.createVehicle(flow);
     const path = this.toDrivablePath(p);
     this.i32.pathId[v] = this.internPath(path);
-    this.f64.freeFlow[v] = this.freeFlowTime(path, this.f64.vmax[v]);
+    this.f64.freeFlow[v] = this.freeFlowTime(path, v);
     this.f64.dis[v] = Math.max(0, Math.min(dis, this.drvLen[lane]));
     this.f64.spd[v] = Math.max(0, Math.min(speed, this.f64.vmax[v]));
     this.u8.state[v] = RUNNING;
@@ -643,7 +669,7 @@ export class Engine {
         if (!p) throw new Error(`flow ${fr.flow.index}: route cannot be driven without changing lanes`);
         path = this.toDrivablePath(p);
         fr.paths[pick] = path;
-        fr.freeFlow[pick] = this.freeFlowTime(path, fr.flow.vehicle.maxSpeed);
+        fr.freeFlow[pick] = this.freeFlowTime(path, v);
       }
       this.i32.pathId[v] = this.internPath(path);
       this.f64.freeFlow[v] = fr.freeFlow[pick];
@@ -669,9 +695,12 @@ export class Engine {
     return id;
   }
 
-  private freeFlowTime(path: Int32Array, vmax: number): number {
+  /** Free-flow time of vehicle v (its top speed and limit factor already set) on a drivable path. */
+  private freeFlowTime(path: Int32Array, v: number): number {
+    const vmax = this.f64.vmax[v];
+    const k = this.f64.limitFactor[v];
     let t = 0;
-    for (const d of path) t += this.drvLen[d] / Math.min(vmax, this.drvMaxSpeed[d]);
+    for (const d of path) t += this.drvLen[d] / Math.min(vmax, this.drvMaxSpeed[d] * k);
     return t;
   }
 
@@ -692,6 +721,7 @@ export class Engine {
     f.len[v] = p.length;
     f.minGap[v] = p.minGap;
     f.vmax[v] = p.maxSpeed;
+    f.limitFactor[v] = p.speedFactor ?? 1;
     f.posAcc[v] = p.maxPosAcc;
     f.negAcc[v] = p.maxNegAcc;
     f.usualPosAcc[v] = p.usualPosAcc;
@@ -828,7 +858,7 @@ export class Engine {
     let vs = f.vmax[v];
     const acc = speed + f.posAcc[v] * dt;
     if (acc < vs) vs = acc;
-    const dMax = this.drvMaxSpeed[d];
+    const dMax = this.drvMaxSpeed[d] * f.limitFactor[v];
     if (dMax < vs) vs = dMax;
     const leader = i.leader[v];
     if (leader >= 0) {
@@ -1087,8 +1117,11 @@ export class Engine {
       i.enterLinkTime[v] = nd >= nL ? k : INT_MAX;
     }
     const st = u.state;
+    const overtakers = this.overtakers;
+    overtakers.length = 0;
     for (let r = 0; r < this.nRun; r++) {
       const v = run[r];
+      if (u.vclass[v] === EMERGENCY_CLASS && i.drv[v] < nL) overtakers.push(v);
       f.spd[v] = f.bSpd[v];
       f.dis[v] = f.bDis[v];
       i.ptr[v] = i.bPtr[v];
@@ -1100,6 +1133,11 @@ export class Engine {
           i.stops[v]++;
         }
       } else u.stopped[v] = 0;
+    }
+    // An overtaker that got ahead of vehicles on its lane takes its place in the lane's order.
+    for (const v of overtakers) {
+      const d = i.drv[v];
+      for (let p = i.prev[v]; p >= 0 && f.dis[p] < f.dis[v]; p = i.prev[v]) this.listMoveAhead(d, v);
     }
   }
 
@@ -1138,13 +1176,34 @@ export class Engine {
 
   private updateLeaders(): void {
     const next = this.i32.next;
+    const overtaking = this.overtakers.length > 0;
     for (let d = 0; d < this.nDrv; d++) {
       let pred = -1;
       for (let v = this.listHead[d]; v >= 0; v = next[v]) {
-        this.updateLeader(v, pred);
+        this.updateLeader(v, overtaking && d < this.nLanes ? this.followedOnLane(v, pred, d) : pred);
         pred = v;
       }
     }
+  }
+
+  /**
+   * The vehicle v follows on lane d given its predecessor in the lane's order: an emergency
+   * vehicle looks past the moving vehicles it may overtake; any other vehicle looks past an
+   * emergency vehicle still alongside it (passing it).
+   */
+  private followedOnLane(v: number, pred: number, d: number): number {
+    const { prev } = this.i32;
+    const { dis, len } = this.f64;
+    const { vclass, stopped } = this.u8;
+    let c = pred;
+    if (vclass[v] === EMERGENCY_CLASS) {
+      const end = this.drvLen[d] - OVERTAKE_ROOM;
+      // Passable: moving and far enough from the stop line, or already alongside.
+      while (c >= 0 && ((stopped[c] === 0 && dis[c] < end) || dis[c] - len[c] < dis[v])) c = prev[c];
+    } else {
+      while (c >= 0 && vclass[c] === EMERGENCY_CLASS && dis[c] - len[c] < dis[v]) c = prev[c];
+    }
+    return c;
   }
 
   /** Sets v's leader: its predecessor on the drivable, else the nearest vehicle ahead on its path (§3.1). */
@@ -1239,7 +1298,8 @@ export class Engine {
     e.stepIndex = snap.step;
     e.flowClock = snap.flowClock;
     e.capacity = snap.capacity;
-    for (const k of F64_FIELDS) e.f64[k] = snap.f64[k].slice();
+    // A snapshot from before a field existed (stored what-if starts) gets that field's neutral value.
+    for (const k of F64_FIELDS) e.f64[k] = snap.f64[k] ? snap.f64[k].slice() : new Float64Array(snap.capacity).fill(k === 'limitFactor' ? 1 : 0);
     for (const k of I32_FIELDS) e.i32[k] = snap.i32[k].slice();
     for (const k of U8_FIELDS) e.u8[k] = snap.u8[k].slice();
     e.pathTable.length = 0;
