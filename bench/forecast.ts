@@ -1,14 +1,24 @@
 /**
  * Real-data evaluation of the congestion forecaster on Los-loop by the T-GCN protocol:
- * chronological 80/20 split, 12-step (1 hour) input, horizons 15/30/45/60 min, RMSE / MAE (mph)
- * and accuracy = 1 − ‖Y − Ŷ‖_F / ‖Y‖_F at each horizon over all test windows and sensors, for
- * persistence, historical average and the learned model. The model selects its epoch on the end
- * of the training part; the test part is scored once, at the end.
+ * chronological 80/20 split, 12-step (1 hour) input, horizons 15/30/45/60 min (3/6/9/12 steps),
+ * RMSE / MAE (mph) and accuracy = 1 − ‖Y − Ŷ‖_F / ‖Y‖_F over all test windows and sensors, for
+ * persistence, historical average and the learned model. Two tables:
+ *   - pooled 1..h (the T-GCN protocol, and the headline / JSON `horizons` figures): horizon h is
+ *     scored over every step 1..h together, as T-GCN's test code scores the whole predicted
+ *     sequence (its "15-minute" result pools 5, 10 and 15 minutes ahead);
+ *   - at the horizon only (JSON `atHorizon`): the single step h, a stricter figure.
+ * The model therefore forecasts every step 1..12 (trained on each, no interpolation). It selects
+ * its epoch on the end of the training part; the test part is scored once, at the end.
  *
- *   npm run eval:forecast -- [--data DIR] [--json] [--save DIR] [--max-epochs N] [--seed N]
- *                            [--fold-in-epochs N] [--hidden 128,128] [--max-seconds S] [--inner]
- *                            [--model-horizons 1,2,3,6,9,12] [--history-from all|fit]
- *                            [--ensemble N] [--budget-clock cpu|wall] [--horizon-weights 1,1,4,1,1,1]
+ *   npm run eval:forecast -- [--data DIR] [--json] [--save DIR] [--seed N] [--inner]
+ *                            [--hidden 128,128] [--max-seconds S] [--ensemble N]
+ *                            [--budget-clock cpu|wall] [--model-horizons 1,2,…,12]
+ *                            [--history-from all|fit] [--horizon-weights W,…]
+ *                            [--max-epochs N] [--patience N] [--learning-rate LR]
+ *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
+ *                            [--fold-in-mode replay|recent]
+ *
+ * Training options default to EVALUATED_TRAIN_OPTIONS (twin/forecast/SpeedForecaster.ts).
  *
  * The learned model is a seed ensemble (3 members by default, forecasts averaged; chosen on the
  * inner protocol). --max-seconds is shared by the members and counts process CPU time by
@@ -17,7 +27,7 @@
  * --inner runs the same protocol inside the training part only (its first 80 % vs the rest):
  * that is where design choices are made, so the real test part is scored once, at the end.
  *
- * Progress and logs go to stderr; stdout carries the table, or exactly one JSON object (--json).
+ * Progress and logs go to stderr; stdout carries the tables, or exactly one JSON object (--json).
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -25,14 +35,24 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { initForecastBackend } from '../twin/forecast/backend.ts';
-import { historicalAverageForecasts, persistenceForecasts, scoreForecasts, testOrigins } from '../twin/forecast/evaluation.ts';
+import { historicalAverageForecasts, persistenceForecasts, scoreForecasts, scorePooled, stepsUpTo, testOrigins } from '../twin/forecast/evaluation.ts';
 import { saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { emptyHistoricalAverage, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
 import { loadLosLoop } from '../twin/forecast/losLoop.ts';
-import { accumulateErrors, finishMetrics, newAccumulator as newErrorAccumulator, type ErrorMetrics } from '../twin/forecast/metrics.ts';
+import type { ErrorMetrics } from '../twin/forecast/metrics.ts';
 import { graphFromEdges, type Edge } from '../twin/forecast/RoadGraph.ts';
 import { splitChronological, type SensorSeries, type SlotTime } from '../twin/forecast/series.ts';
-import { DEFAULT_FORECASTER_CONFIG, forecast, forecastSeries, trainForecaster, withRoads, type SpeedForecaster, type TrainReport } from '../twin/forecast/SpeedForecaster.ts';
+import {
+  DEFAULT_FORECASTER_CONFIG,
+  EVALUATED_TRAIN_OPTIONS,
+  forecast,
+  forecastSeries,
+  trainForecaster,
+  withRoads,
+  type SpeedForecaster,
+  type TrainOptionsInput,
+  type TrainReport,
+} from '../twin/forecast/SpeedForecaster.ts';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,9 +60,7 @@ const OptionsSchema = z.object({
   data: z.string().min(1).default(resolve(projectRoot, '../shared/data/forecast/los-loop')),
   json: z.boolean().default(false),
   save: z.string().min(1).optional(),
-  maxEpochs: z.coerce.number().int().positive().default(12),
   seed: z.coerce.number().int().nonnegative().default(1),
-  foldInEpochs: z.coerce.number().int().nonnegative().default(3),
   inner: z.boolean().default(false),
   hidden: z
     .string()
@@ -54,13 +72,20 @@ const OptionsSchema = z.object({
   ensemble: z.coerce.number().int().min(1).max(8).default(3),
   /** What --max-seconds counts: wall time, or process CPU time (fair on a shared machine). */
   budgetClock: z.enum(['wall', 'cpu']).default('cpu'),
-  /** Horizons (steps) the model forecasts; must include the protocol's 3, 6, 9, 12. */
   historyFrom: z.enum(['all', 'fit']).default('all'),
+  /** Steps the model forecasts; must include every step 1..12 (the pooled scores need them all). */
   modelHorizons: z
     .string()
-    .regex(/^\d+(,\d+)*$/, 'model-horizons: comma-separated steps, e.g. 1,2,3,6,9,12')
-    .default('1,2,3,6,9,12')
+    .regex(/^\d+(,\d+)*$/, 'model-horizons: comma-separated steps, e.g. 1,2,3,4,5,6,7,8,9,10,11,12')
+    .default('1,2,3,4,5,6,7,8,9,10,11,12')
     .transform((v) => v.split(',').map(Number)),
+  // Training options: EVALUATED_TRAIN_OPTIONS unless given.
+  maxEpochs: z.coerce.number().int().positive().optional(),
+  patience: z.coerce.number().int().positive().optional(),
+  learningRate: z.coerce.number().positive().optional(),
+  foldInEpochs: z.coerce.number().int().nonnegative().optional(),
+  foldInLearningRate: z.coerce.number().positive().optional(),
+  foldInMode: z.enum(['recent', 'replay']).optional(),
   /** Per model horizon loss / early-stopping weights (same order as --model-horizons); equal if absent. */
   horizonWeights: z
     .string()
@@ -74,9 +99,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     json: { type: 'boolean' },
     save: { type: 'string' },
-    'max-epochs': { type: 'string' },
     seed: { type: 'string' },
-    'fold-in-epochs': { type: 'string' },
     inner: { type: 'boolean' },
     hidden: { type: 'string' },
     'max-seconds': { type: 'string' },
@@ -84,6 +107,12 @@ const { values } = parseArgs({
     'history-from': { type: 'string' },
     ensemble: { type: 'string' },
     'budget-clock': { type: 'string' },
+    'max-epochs': { type: 'string' },
+    patience: { type: 'string' },
+    'learning-rate': { type: 'string' },
+    'fold-in-epochs': { type: 'string' },
+    'fold-in-learning-rate': { type: 'string' },
+    'fold-in-mode': { type: 'string' },
     'horizon-weights': { type: 'string' },
   },
   strict: true,
@@ -92,9 +121,7 @@ const opts = OptionsSchema.parse({
   data: values.data,
   json: values.json,
   save: values.save,
-  maxEpochs: values['max-epochs'],
   seed: values.seed,
-  foldInEpochs: values['fold-in-epochs'],
   inner: values.inner,
   hidden: values.hidden,
   maxSeconds: values['max-seconds'],
@@ -102,6 +129,12 @@ const opts = OptionsSchema.parse({
   historyFrom: values['history-from'],
   ensemble: values.ensemble,
   budgetClock: values['budget-clock'],
+  maxEpochs: values['max-epochs'],
+  patience: values.patience,
+  learningRate: values['learning-rate'],
+  foldInEpochs: values['fold-in-epochs'],
+  foldInLearningRate: values['fold-in-learning-rate'],
+  foldInMode: values['fold-in-mode'],
   horizonWeights: values['horizon-weights'],
 });
 
@@ -110,9 +143,11 @@ const log = (line: string): void => {
 };
 
 const PROTOCOL = { inputSteps: 12, horizons: [3, 6, 9, 12], trainFraction: 0.8 } as const;
-const missingHorizon = PROTOCOL.horizons.find((h) => !opts.modelHorizons.includes(h));
-if (missingHorizon !== undefined) {
-  log(`--model-horizons must include every protocol horizon (missing ${missingHorizon})`);
+// Every step up to the longest horizon: pooled scoring needs each of them.
+const STEPS = stepsUpTo(Math.max(...PROTOCOL.horizons));
+const missingStep = STEPS.find((h) => !opts.modelHorizons.includes(h));
+if (missingStep !== undefined) {
+  log(`--model-horizons must include every step 1..${STEPS.length} (missing ${missingStep})`);
   process.exit(2);
 }
 
@@ -130,14 +165,33 @@ const { train, test } = opts.inner ? splitChronological(outer.train, PROTOCOL.tr
 if (opts.inner) log('inner protocol: training part only, split again 80/20; the real test part is not read');
 log(`Los-loop: ${data.series.sensors.length} sensors, ${data.series.rows} rows; train ${train.rows} rows, test ${test.rows} rows`);
 
-// The 15-minute horizon (step 3) counts 4× in the loss and early stopping: chosen on the inner
-// protocol (seeds 1 and 2: 15-min RMSE −0.02, other horizons equal or better; 8× was worse).
-const horizonWeights = opts.horizonWeights ?? opts.modelHorizons.map((h) => (h === 3 ? 4 : 1));
+// Equal weights over steps 1..12: chosen on the inner protocol (a rule weighting each step by
+// its share of the four pooled scores moved the pooled 15-min RMSE by < 0.01 and 60 min by +0.02).
+const horizonWeights = opts.horizonWeights ?? opts.modelHorizons.map(() => 1);
 if (horizonWeights.length !== opts.modelHorizons.length) {
   log(`--horizon-weights needs one weight per model horizon (${opts.modelHorizons.length})`);
   process.exit(2);
 }
 log(`horizon weights: ${opts.modelHorizons.map((h, k) => `${h}:${horizonWeights[k]}`).join(' ')}`);
+// Command-line overrides of the evaluated training options.
+const trainOptions: TrainOptionsInput = {
+  ...EVALUATED_TRAIN_OPTIONS,
+  ...Object.fromEntries(
+    Object.entries({
+      maxEpochs: opts.maxEpochs,
+      patience: opts.patience,
+      learningRate: opts.learningRate,
+      foldInEpochs: opts.foldInEpochs,
+      foldInLearningRate: opts.foldInLearningRate,
+      foldInMode: opts.foldInMode,
+    }).filter(([, v]) => v !== undefined),
+  ),
+  maxSeconds: opts.maxSeconds / opts.ensemble,
+  historyFrom: opts.historyFrom,
+  budgetClock: opts.budgetClock,
+  horizonWeights,
+};
+log(`training: ${JSON.stringify({ ...trainOptions, horizonWeights: undefined })}`);
 // Each member gets an equal share of the time budget; members differ only by their seed.
 const members: SpeedForecaster[] = [];
 const reports: TrainReport[] = [];
@@ -149,7 +203,7 @@ for (let m = 0; m < opts.ensemble; m++) {
     train,
     data.graph,
     { ...DEFAULT_FORECASTER_CONFIG, inputSteps: PROTOCOL.inputSteps, horizons: opts.modelHorizons, seed: opts.seed + m, hiddenUnits: opts.hidden },
-    { maxEpochs: opts.maxEpochs, foldInEpochs: opts.foldInEpochs, maxSeconds: opts.maxSeconds / opts.ensemble, historyFrom: opts.historyFrom, budgetClock: opts.budgetClock, horizonWeights },
+    trainOptions,
   );
   members.push(r.forecaster);
   reports.push(r.report);
@@ -165,21 +219,24 @@ if (opts.save) {
   log(`saved member 1 to ${opts.save}`);
 }
 
-// The test part, touched once.
+// The test part, touched once. Every method forecasts every step 1..12 of every window.
 const origins = testOrigins(test, PROTOCOL);
 const horizons = [...PROTOCOL.horizons];
-// The model may forecast more horizons (e.g. 5 and 10 min) than the protocol scores.
-const modelForecasts = averageForecasts(members.map((f) => forecastSeries(f, test, origins)));
-const scores = {
-  model: scoreForecasts(test, origins, horizons, pickHorizons(modelForecasts, opts.modelHorizons, horizons, test.sensors.length)),
-  persistence: scoreForecasts(test, origins, horizons, persistenceForecasts(test, origins, PROTOCOL)),
-  historicalAverage: scoreForecasts(test, origins, horizons, historicalAverageForecasts(model.history, test, origins, PROTOCOL)),
+const n = test.sensors.length;
+const stepProtocol = { inputSteps: PROTOCOL.inputSteps, horizons: STEPS };
+const forecastsBy = {
+  model: pickHorizons(averageForecasts(members.map((f) => forecastSeries(f, test, origins))), opts.modelHorizons, STEPS, n),
+  persistence: persistenceForecasts(test, origins, stepProtocol),
+  historicalAverage: historicalAverageForecasts(model.history, test, origins, stepProtocol),
 };
-
-// T-GCN's logged 15-minute figure pools steps 1, 2 and 3; report that too when the model has them.
-const pooled15 = [1, 2, 3].every((h) => opts.modelHorizons.includes(h))
-  ? pooledMetrics(test, origins, [1, 2, 3], pickHorizons(modelForecasts, opts.modelHorizons, [1, 2, 3], test.sensors.length))
-  : null;
+type Method = keyof typeof forecastsBy;
+const scoresBy = (score: (f: Float32Array) => ErrorMetrics[]): Record<Method, ErrorMetrics[]> => ({
+  model: score(forecastsBy.model),
+  persistence: score(forecastsBy.persistence),
+  historicalAverage: score(forecastsBy.historicalAverage),
+});
+const pooled = scoresBy((f) => scorePooled(test, origins, STEPS, f, horizons));
+const atHorizon = scoresBy((f) => scoreForecasts(test, origins, horizons, pickHorizons(f, STEPS, horizons, n)));
 
 const timing = timeThousandRoads(members, test.values.subarray(0, PROTOCOL.inputSteps * test.sensors.length));
 
@@ -188,7 +245,7 @@ const result = {
   backend,
   data: opts.data,
   protocol: opts.inner ? 'inner (training part only)' : 'T-GCN 80/20',
-  foldInEpochs: opts.foldInEpochs,
+  training: { ...trainOptions, horizonWeights: undefined },
   historyFrom: opts.historyFrom,
   sensors: data.series.sensors.length,
   trainRows: train.rows,
@@ -209,19 +266,26 @@ const result = {
     horizonsSteps: model.config.horizons,
     seed: model.config.seed,
   },
+  scoring: 'horizons[].model/persistence/historicalAverage: steps 1..h pooled (T-GCN protocol); horizons[].atHorizon: step h only',
   horizons: horizons.map((h, k) => ({
     minutes: h * 5,
-    model: round(scores.model[k]),
-    persistence: round(scores.persistence[k]),
-    historicalAverage: round(scores.historicalAverage[k]),
+    model: round(pooled.model[k]),
+    persistence: round(pooled.persistence[k]),
+    historicalAverage: round(pooled.historicalAverage[k]),
+    atHorizon: {
+      model: round(atHorizon.model[k]),
+      persistence: round(atHorizon.persistence[k]),
+      historicalAverage: round(atHorizon.historicalAverage[k]),
+    },
   })),
-  tgcnPooled15Min: pooled15 && { ...round(pooled15), note: 'steps 1–3 pooled, as T-GCN logs its 15-min result (5.1264 RMSE, 0.9127 accuracy)' },
   forecastMsFor1000Roads: +timing.medianMs.toFixed(2),
   forecastMsFor1000RoadsP90: +timing.p90Ms.toFixed(2),
   forecastCpuMsFor1000Roads: +timing.cpuMedianMs.toFixed(2),
   targets: {
-    beatsBothBaselinesAtEveryHorizon: horizons.every((_, k) => scores.model[k].rmse < Math.min(scores.persistence[k].rmse, scores.historicalAverage[k].rmse)),
-    rmse15MinAtMost4_6: scores.model[0].rmse <= 4.6,
+    // Pooled 1..h, the protocol the 4.6 mph target and the T-GCN reference (5.1264) use.
+    beatsBothBaselinesAtEveryHorizon: horizons.every((_, k) => pooled.model[k].rmse < Math.min(pooled.persistence[k].rmse, pooled.historicalAverage[k].rmse)),
+    beatsBothBaselinesAtEveryHorizonAtHorizonOnly: horizons.every((_, k) => atHorizon.model[k].rmse < Math.min(atHorizon.persistence[k].rmse, atHorizon.historicalAverage[k].rmse)),
+    rmse15MinAtMost4_6: pooled.model[0].rmse <= 4.6,
     trainAtMost300s: trainSeconds <= 300,
     // On a machine shared with other work the wall figures overstate an unloaded run.
     trainAtMost300sCpu: trainCpuSeconds <= 300,
@@ -235,15 +299,21 @@ if (opts.json) {
 } else {
   const pad = (s: string, w: number) => s.padStart(w);
   const cell = (m: ErrorMetrics) => `${pad(m.rmse.toFixed(3), 7)} ${pad(m.mae.toFixed(3), 7)} ${pad(m.accuracy.toFixed(4), 7)}`;
+  const table = (scores: Record<Method, ErrorMetrics[]>): string[] => [
+    `horizon | ${pad('model: RMSE     MAE     acc', 26)} | ${pad('persistence: RMSE  MAE     acc', 30)} | ${pad('hist. average: RMSE  MAE     acc', 32)}`,
+    ...horizons.map((h, k) => `${pad(`${h * 5} min`, 7)} | ${pad(cell(scores.model[k]), 26)} | ${pad(cell(scores.persistence[k]), 30)} | ${pad(cell(scores.historicalAverage[k]), 32)}`),
+  ];
   const lines = [
     `Los-loop forecasting (${result.protocol} protocol), backend ${backend}, trained in ${trainSeconds.toFixed(1)} s (CPU ${trainCpuSeconds.toFixed(1)} s; ${opts.ensemble} member(s), first: best epoch ${result.bestEpoch}/${result.epochsRun}), ${origins.length} test windows × ${result.sensors} sensors`,
     '',
-    `horizon | ${pad('model: RMSE     MAE     acc', 26)} | ${pad('persistence: RMSE  MAE     acc', 30)} | ${pad('hist. average: RMSE  MAE     acc', 32)}`,
-    ...horizons.map((h, k) => `${pad(`${h * 5} min`, 7)} | ${pad(cell(scores.model[k]), 26)} | ${pad(cell(scores.persistence[k]), 30)} | ${pad(cell(scores.historicalAverage[k]), 32)}`),
+    'pooled 1..h, T-GCN protocol (h = 15 min pools 5, 10 and 15 min ahead; T-GCN best logged run: RMSE 5.1264, acc 0.9127):',
+    ...table(pooled),
     '',
-    ...(pooled15 ? [`model, 15 min with steps 1–3 pooled (how T-GCN logs it: RMSE 5.126, acc 0.9127): RMSE ${pooled15.rmse.toFixed(3)}, MAE ${pooled15.mae.toFixed(3)}, acc ${pooled15.accuracy.toFixed(4)}`] : []),
+    'at the horizon only (step h alone):',
+    ...table(atHorizon),
+    '',
     `one forecast for 1,000 roads (${opts.ensemble} member(s)): median ${timing.medianMs.toFixed(1)} ms wall, p90 ${timing.p90Ms.toFixed(1)} ms; median ${timing.cpuMedianMs.toFixed(1)} ms CPU`,
-    `targets: beats both baselines at every horizon ${result.targets.beatsBothBaselinesAtEveryHorizon ? 'yes' : 'NO'}; ` +
+    `targets (pooled): beats both baselines at every horizon ${result.targets.beatsBothBaselinesAtEveryHorizon ? 'yes' : 'NO'} (at the horizon only: ${result.targets.beatsBothBaselinesAtEveryHorizonAtHorizonOnly ? 'yes' : 'NO'}); ` +
       `15-min RMSE ≤ 4.6 ${result.targets.rmse15MinAtMost4_6 ? 'yes' : 'NO'}; training ≤ 300 s wall ${result.targets.trainAtMost300s ? 'yes' : 'NO'}, CPU ${result.targets.trainAtMost300sCpu ? 'yes' : 'NO'}; ` +
       `forecast ≤ 50 ms wall ${result.targets.forecastAtMost50ms ? 'yes' : 'NO'}, CPU ${result.targets.forecastAtMost50msCpu ? 'yes' : 'NO'}`,
   ];
@@ -269,18 +339,6 @@ function pickHorizons(forecasts: Float32Array, from: readonly number[], to: read
     });
   }
   return out;
-}
-
-/** Metrics over several horizons pooled into one set. */
-function pooledMetrics(truth: SensorSeries, origins: readonly number[], steps: readonly number[], forecasts: Float32Array): ErrorMetrics {
-  const n = truth.sensors.length;
-  const acc = newErrorAccumulator();
-  origins.forEach((o, i) => {
-    steps.forEach((h, k) => {
-      accumulateErrors(acc, truth.values.subarray((o + h) * n, (o + h + 1) * n), forecasts.subarray((i * steps.length + k) * n, (i * steps.length + k + 1) * n));
-    });
-  });
-  return finishMetrics(acc);
 }
 
 /**

@@ -181,3 +181,24 @@ describe('horizon-weighted training', () => {
     );
   });
 });
+
+describe('fold-in modes', () => {
+  it("folds in the validation windows only ('recent') or every training window ('replay')", async () => {
+    const options = { maxEpochs: 2, batchSize: 256, foldInEpochs: 1, progress: false } as const;
+    const recent = await trainForecaster(trainPart, city.graph, config, { ...options, foldInMode: 'recent' });
+    const replay = await trainForecaster(trainPart, city.graph, config, { ...options, foldInMode: 'replay' });
+    const r = recent.report;
+    const p = replay.report;
+    expect(r.foldIn?.samples).toBe(r.validationSamples);
+    // Every window: also those whose targets straddle the fit/validation boundary (in neither set).
+    const straddling = (Math.max(...config.horizons) - 1) * city.series.sensors.length;
+    expect(p.foldIn?.samples).toBe(p.trainSamples + p.validationSamples + straddling);
+    // Same seed and epochs: the two differ only by what the fold-in trained on.
+    const weights = (f: SpeedForecaster) => f.model.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(weights(replay.forecaster)).not.toEqual(weights(recent.forecaster));
+    // The history already held every training row; replay must not add them twice.
+    expect(replay.forecaster.history.count).toEqual(recent.forecaster.history.count);
+    disposeForecaster(recent.forecaster);
+    disposeForecaster(replay.forecaster);
+  }, 60_000);
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { congestionLevel, freeFlowSpeeds } from '../../twin/forecast/congestion.ts';
-import { historicalAverageForecasts, persistenceForecasts, scoreForecasts, testOrigins } from '../../twin/forecast/evaluation.ts';
+import { historicalAverageForecasts, persistenceForecasts, scoreForecasts, scorePooled, stepsUpTo, testOrigins } from '../../twin/forecast/evaluation.ts';
 import { buildHistoricalAverage } from '../../twin/forecast/HistoricalAverage.ts';
 import { accumulateErrors, errorMetrics, finishMetrics, newAccumulator } from '../../twin/forecast/metrics.ts';
 import { diffuse, graphFromDense, graphFromEdges } from '../../twin/forecast/RoadGraph.ts';
@@ -40,6 +40,35 @@ describe('metrics', () => {
     const day2 = makeSeries(['a'], { ...grid, startDayOfWeek: 1 }, Float32Array.from([5, 6, 7, 8]));
     const o2 = testOrigins(day2, p);
     expect(scoreForecasts(day2, o2, p.horizons, historicalAverageForecasts(ha, day2, o2, p))[0].rmse).toBeCloseTo(4, 12);
+  });
+});
+
+describe('pooled scoring (T-GCN protocol)', () => {
+  // One sensor rising by 1 a step: persistence is off by s at step s.
+  const grid = { stepMinutes: 5, startDayOfWeek: 0, startSlot: 0 };
+  const s = makeSeries(['a'], grid, Float32Array.from({ length: 10 }, (_, i) => 10 + i));
+  const p = { inputSteps: 2, horizons: stepsUpTo(3) };
+  const origins = testOrigins(s, p);
+  const persistence = persistenceForecasts(s, origins, p);
+
+  it('pools every step 1..h of every window, where the single-step score takes step h alone', () => {
+    const [h1, h3] = scorePooled(s, origins, p.horizons, persistence, [1, 3]);
+    expect(h1.rmse).toBeCloseTo(1, 12);
+    // Errors 1, 2, 3 at steps 1, 2, 3 of each window: √((1 + 4 + 9) / 3), MAE 2.
+    expect(h3.rmse).toBeCloseTo(Math.sqrt(14 / 3), 12);
+    expect(h3.mae).toBeCloseTo(2, 12);
+    expect(h3.count).toBe(3 * origins.length);
+    expect(scoreForecasts(s, origins, p.horizons, persistence)[2].rmse).toBeCloseTo(3, 12);
+    // Accuracy over the pooled set: 1 − ‖Y − Ŷ‖_F / ‖Y‖_F with Y every pooled target.
+    let yy = 0;
+    for (const o of origins) for (let k = 1; k <= 3; k++) yy += s.values[o + k] ** 2;
+    expect(h3.accuracy).toBeCloseTo(1 - Math.sqrt(14 * origins.length) / Math.sqrt(yy), 12);
+  });
+
+  it('refuses to pool over a missing step', () => {
+    const steps = [1, 3];
+    const picked = new Float32Array(origins.length * steps.length);
+    expect(() => scorePooled(s, origins, steps, picked, [3])).toThrow(/step 2/);
   });
 });
 

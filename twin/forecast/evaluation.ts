@@ -1,7 +1,11 @@
 /**
  * The T-GCN evaluation protocol as pure functions: chronological split, windows taken inside the
- * test part only (inputs and targets), and per-horizon error metrics over every test window and
- * every sensor. Nothing is dropped from the test targets.
+ * test part only (inputs and targets), and error metrics over every test window and every sensor.
+ * Nothing is dropped from the test targets.
+ *
+ * Two ways to score a horizon h: `scorePooled` pools every step 1..h (what T-GCN reports as its
+ * "15-minute" figure for h = 3: its test code scores the whole predicted sequence), and
+ * `scoreForecasts` scores the single step h ("at the horizon", stricter).
  */
 import { historicalAverageForecast, type HistoricalAverage } from './HistoricalAverage.ts';
 import { accumulateErrors, finishMetrics, newAccumulator, type ErrorMetrics } from './metrics.ts';
@@ -30,6 +34,39 @@ export function scoreForecasts(truth: SensorSeries, origins: readonly number[], 
     });
     return finishMetrics(acc);
   });
+}
+
+/**
+ * Metrics per horizon h, pooled over every step 1..h: forecasts laid out [origin][step][sensor]
+ * for `steps`, which must contain each step 1..max(horizons) (a gap would silently change what
+ * is pooled). Accuracy is 1 − ‖Y − Ŷ‖_F / ‖Y‖_F over the pooled set.
+ */
+export function scorePooled(
+  truth: SensorSeries,
+  origins: readonly number[],
+  steps: readonly number[],
+  forecasts: Float32Array,
+  horizons: readonly number[],
+): ErrorMetrics[] {
+  const n = truth.sensors.length;
+  const S = steps.length;
+  if (forecasts.length !== origins.length * S * n) throw new Error('forecasts do not match origins × steps × sensors');
+  return horizons.map((h) => {
+    const acc = newAccumulator();
+    for (let s = 1; s <= h; s++) {
+      const k = steps.indexOf(s);
+      if (k < 0) throw new Error(`pooled score up to step ${h} needs step ${s}`);
+      origins.forEach((o, i) => {
+        accumulateErrors(acc, truth.values.subarray((o + s) * n, (o + s + 1) * n), forecasts.subarray((i * S + k) * n, (i * S + k + 1) * n));
+      });
+    }
+    return finishMetrics(acc);
+  });
+}
+
+/** Every step 1..maxStep: the steps a pooled score up to maxStep needs. */
+export function stepsUpTo(maxStep: number): number[] {
+  return Array.from({ length: maxStep }, (_, i) => i + 1);
 }
 
 export function persistenceForecasts(test: SensorSeries, origins: readonly number[], p: Protocol): Float32Array {
