@@ -11,6 +11,7 @@
  * autocannon and the ingest load run in child processes so they do not share the server's event loop.
  *
  *   npm run bench:server [-- --json] [-- --duration 10] [-- --clients 100] [-- --network demo] [-- --stream-network grid:30x30]
+ *                        [-- --only polling,ingest,streams]   (a subset of the cases; all by default)
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,8 +30,9 @@ import { serializeHlc } from '../twin/sensors/HybridLogicalClock.ts';
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { json: { type: 'boolean' }, duration: { type: 'string' }, clients: { type: 'string' }, network: { type: 'string' }, 'stream-network': { type: 'string' } },
+  options: { json: { type: 'boolean' }, duration: { type: 'string' }, clients: { type: 'string' }, network: { type: 'string' }, 'stream-network': { type: 'string' }, only: { type: 'string' } },
 });
+const only = new Set((values.only ?? 'polling,ingest,streams').split(','));
 const duration = Number(values.duration ?? 10);
 const nClients = Number(values.clients ?? 100);
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -62,9 +64,9 @@ interface IngestRow {
   batchP99Ms?: number;
 }
 
-/** Runs the ingest load generator in a child process. */
+/** Runs the ingest load generator in a child process (`--token=` since a token may begin with '-'). */
 async function ingestLoad(url: string, token: string, sensorsFile: string, mode: 'http' | 'ws', batch: number, concurrency: number, seqStart: number) {
-  const args = ['--import', 'tsx', join(root, 'bench/ingestLoad.ts'), '--url', url, '--token', token, '--sensors', sensorsFile, '--mode', mode];
+  const args = ['--import', 'tsx', join(root, 'bench/ingestLoad.ts'), '--url', url, `--token=${token}`, '--sensors', sensorsFile, '--mode', mode];
   args.push('--batch', String(batch), '--concurrency', String(concurrency), '--duration', String(duration), '--seq-start', String(seqStart));
   const { stdout } = await run(process.execPath, args, { cwd: root, maxBuffer: 16 << 20 });
   return JSON.parse(stdout) as { accepted: number; rejected: number; errors: number; readingsPerSecond: number; batchP50Ms: number; batchP99Ms: number; nextSeq: number };
@@ -88,8 +90,8 @@ async function ingestCases(svc: Service, post: Post) {
     const t0 = performance.now();
     for (let b = 0; performance.now() - t0 < (duration * 1000) / 2; b++) {
       const batch = Array.from({ length: 10_000 }, (_, i) => {
-        const m = reading(`raw-${i % 1000}`, b * 10 + Math.floor(i / 1000));
-        return { sensor_id: m.sensorId, seq: m.seq, ts_ms: 0, hlc: m.ts, kind: m.type, payload: m };
+        const { sensorId, seq, ...payload } = reading(`raw-${i % 1000}`, b * 10 + Math.floor(i / 1000));
+        return { sensor_id: sensorId, seq, ts_ms: 0, payload };
       });
       await svc.ingest.insertRows(batch);
       n += batch.length;
@@ -217,39 +219,44 @@ async function main() {
   // One controller token carries all the load; the service's per-token polling limit is lifted
   // (POLL_RATE) so the benchmark measures the route, not the limiter.
   const auth = { authorization: `Bearer ${ctl.token}` };
-  log(`plan polling: bare Hono vs /api/plans/${it.id} (${duration} s each, 50 connections)`);
   const rows: Record<string, unknown>[] = [];
-  const bareFull = await cannon(`http://127.0.0.1:${barePort}/plan`, {});
-  const ours = await cannon(`${svc.url}/api/plans/${it.id}`, auth);
-  const ours304 = await cannon(`${svc.url}/api/plans/${it.id}`, { ...auth, 'if-none-match': etag });
-  const bareRate = await cannon(`http://127.0.0.1:${barePort}/plan`, {}, 5000);
-  const oursRate = await cannon(`${svc.url}/api/plans/${it.id}`, auth, 5000);
-  const row = (name: string, c: Cannon) => ({
-    name,
-    requestsPerSecond: Math.round(c.requests.average),
-    p50Ms: c.latency.p50,
-    p99Ms: c.latency.p99,
-    non2xx: c.non2xx,
-    errors: c.errors,
-  });
-  rows.push(row('bare Hono, full speed', bareFull), row('plan poll 200, full speed', ours), row('plan poll 304 (If-None-Match), full speed', ours304));
-  rows.push(row('bare Hono at 5,000/s', bareRate), row('plan poll at 5,000/s', oursRate));
-  const ratio = ours.requests.average / bareFull.requests.average;
+  let ratio = NaN;
+  if (only.has('polling')) {
+    log(`plan polling: bare Hono vs /api/plans/${it.id} (${duration} s each, 50 connections)`);
+    const bareFull = await cannon(`http://127.0.0.1:${barePort}/plan`, {});
+    const ours = await cannon(`${svc.url}/api/plans/${it.id}`, auth);
+    const ours304 = await cannon(`${svc.url}/api/plans/${it.id}`, { ...auth, 'if-none-match': etag });
+    const bareRate = await cannon(`http://127.0.0.1:${barePort}/plan`, {}, 5000);
+    const oursRate = await cannon(`${svc.url}/api/plans/${it.id}`, auth, 5000);
+    const row = (name: string, c: Cannon) => ({
+      name,
+      requestsPerSecond: Math.round(c.requests.average),
+      p50Ms: c.latency.p50,
+      p99Ms: c.latency.p99,
+      non2xx: c.non2xx,
+      errors: c.errors,
+    });
+    rows.push(row('bare Hono, full speed', bareFull), row('plan poll 200, full speed', ours), row('plan poll 304 (If-None-Match), full speed', ours304));
+    rows.push(row('bare Hono at 5,000/s', bareRate), row('plan poll at 5,000/s', oursRate));
+    ratio = ours.requests.average / bareFull.requests.average;
+  }
 
-  const ingest = await ingestCases(svc, post);
-  const streams = [await streamCase(svc)];
+  const ingest = only.has('ingest') ? await ingestCases(svc, post) : { rows: [], acknowledged: 0, storedRows: 0 };
+  const streams = only.has('streams') ? [await streamCase(svc)] : [];
   await svc.stop();
   bareServer.close();
-  // The 900-intersection city: the field in real time with its sensors posting to the ingest API and
-  // the twin estimating from them, in-process edge controllers driving the heads (EDGES=0: no HTTP
-  // long-polls, no central planner), plus the clients.
-  const gridNet = values['stream-network'] ?? 'grid:30x30';
-  log(`starting the service on ${gridNet} for the streams case (field, sensors, twin; EDGES=0, PLANNER=0)`);
-  const grid = await startService(
-    ConfigSchema.parse({ PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-server-grid-')), ADMIN_TOKEN: ADMIN, SPEED: '1', FIELD: '0', EDGES: '0', PLANNER: '0', NETWORK: gridNet }),
-  );
-  streams.push(await streamCase(grid));
-  await grid.stop();
+  if (only.has('streams')) {
+    // The 900-intersection city: the field in real time with its sensors posting to the ingest API and
+    // the twin estimating from them, in-process edge controllers driving the heads (EDGES=0: no HTTP
+    // long-polls, no central planner), plus the clients.
+    const gridNet = values['stream-network'] ?? 'grid:30x30';
+    log(`starting the service on ${gridNet} for the streams case (field, sensors, twin; EDGES=0, PLANNER=0)`);
+    const grid = await startService(
+      ConfigSchema.parse({ PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-server-grid-')), ADMIN_TOKEN: ADMIN, SPEED: '1', FIELD: '0', EDGES: '0', PLANNER: '0', NETWORK: gridNet }),
+    );
+    streams.push(await streamCase(grid));
+    await grid.stop();
+  }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
   const out = { machine, durationSeconds: duration, planPolling: { rows, ratioToBareHono: Math.round(ratio * 1000) / 1000 }, ingest, streams };
   if (values.json) process.stdout.write(JSON.stringify(out) + '\n');

@@ -111,7 +111,7 @@ export async function startService(config: Config): Promise<RunningService> {
   // The twin: built only from sensor messages arriving through the ingest API.
   const layout = buildSensorLayout(network);
   const twin = new TwinState(network, layout);
-  const ingest = new IngestService(database.db, twin, metrics, () => runtime.engine.time * 1000);
+  const ingest = new IngestService(database, twin, metrics, () => runtime.engine.time * 1000);
   await ingest.recover();
   runtime.onTick((e) => twin.advance(e.time));
   // The viewer's panels: an hour of queue and delay per intersection, and alerts with a place.

@@ -90,9 +90,10 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
   });
 
   // ---- everything under /api needs a token
+  const authenticated = authenticate(services.auth);
   app.use('/api/*', async (c, next) => {
     if (c.req.path === '/api/openapi.json') return next();
-    return authenticate(services.auth)(c, next);
+    return authenticated(c, next);
   });
 
   app.openapi(

@@ -1,6 +1,8 @@
 /**
  * Opens the database: PGlite in a data directory by default (embedded, nothing to install),
  * PostgreSQL when a URL is given. Both run the same drizzle schema and migrations, applied on open.
+ * PGlite runs in a worker thread by default (PgliteProxy.ts): Postgres in WebAssembly computes on
+ * the thread that calls it, and there it would compete with HTTP, validation and the tick.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,6 +14,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { PgliteProxy } from './PgliteProxy.ts';
 import * as schema from './schema.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -23,6 +26,11 @@ export interface Database {
   location: string;
   /** A trivial query, for /health. */
   ping(): Promise<boolean>;
+  /**
+   * PGlite only: `COPY … FROM '/dev/blob'` (`sql`) reading `text` (COPY's text format), one
+   * statement, committed when it resolves (with the rows loaded). PostgreSQL has no /dev/blob.
+   */
+  copyFrom?(sql: string, text: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -33,6 +41,11 @@ export interface OpenOptions {
   url?: string;
   /** PGlite data directory; `memory://` keeps it in memory (tests that need no durability). */
   dataDir?: string;
+  /**
+   * PGlite in a worker thread (default), so its writes run beside the service's thread on
+   * another core; `false` runs it on the calling thread.
+   */
+  worker?: boolean;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
@@ -52,6 +65,19 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   }
   const dataDir = opts.dataDir ?? join(process.cwd(), '.data', 'pglite');
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  if (opts.worker !== false) {
+    const proxy = await PgliteProxy.start(dataDir, migrationsFolder);
+    // drizzle's PGlite driver calls only `query` and `transaction`, which the proxy forwards.
+    const d = drizzlePglite(proxy as unknown as PGlite, { schema });
+    return {
+      db: d as unknown as Db,
+      kind: 'pglite',
+      location: dataDir,
+      ping: async () => (await proxy.query<{ ok: number }>('select 1 as ok')).rows[0]?.ok === 1,
+      copyFrom: (sql, text) => proxy.copyFrom(sql, text),
+      close: () => proxy.close(),
+    };
+  }
   const client = await PGlite.create(dataDir);
   const d = drizzlePglite(client, { schema });
   await migratePglite(d, { migrationsFolder });
@@ -60,6 +86,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     kind: 'pglite',
     location: dataDir,
     ping: async () => (await client.query<{ ok: number }>('select 1 as ok')).rows[0]?.ok === 1,
+    copyFrom: async (sql, text) => (await client.query(sql, [], { blob: new Blob([text]) })).affectedRows ?? 0,
     close: () => client.close(),
   };
 }

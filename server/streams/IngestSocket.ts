@@ -4,7 +4,7 @@
  * `id` the client chooses), same one ingest function (IngestService.accept), so the same
  * verdicts: each reading accepted, duplicate (by sensor and sequence) or rejected with a reason.
  * The `ack` for a batch is sent only once its accepted readings are durably stored; batches of
- * one connection are handled in the order sent, so acks come in that order too.
+ * one connection are judged in the order sent, and acked in that order too.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -115,9 +115,15 @@ export class IngestSocket {
         return;
       }
       inFlight++;
+      // Judged at once, in the order sent (the twin's ingest runs before this handler returns), so
+      // the next batch is validated while this one is being written and concurrent batches share a
+      // commit; the answers wait their turn so acks leave in that order too.
+      const stored = this.ingest.accept({ messages });
+      // Handled below in turn; marked handled now so a failure before its turn is not "unhandled".
+      stored.catch(() => undefined);
       chain = chain.then(async () => {
         try {
-          const r = await this.ingest.accept({ messages });
+          const r = await stored;
           if (r.error) send({ type: 'error', id, message: r.error });
           else send({ type: 'ack', id, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, results: r.results });
         } catch (err) {

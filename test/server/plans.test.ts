@@ -67,8 +67,16 @@ describe('timing plans', () => {
     expect(got.body.version).toBe(1);
     const etag = got.headers.get('etag')!;
     expect(etag).toContain('v1');
+    expect(got.headers.get('content-type')).toBe('application/json');
+    expect(Number(got.headers.get('content-length'))).toBe(Buffer.byteLength(JSON.stringify(got.body)));
     const same = await api(svc.url, `/api/plans/${X}`, controller, { headers: { 'if-none-match': etag } });
     expect(same.status).toBe(304);
+    expect(same.headers.get('etag')).toBe(etag);
+    // The poll's parameter and query are validated like every route's: 400 with the failing field.
+    const bad = await api(svc.url, `/api/plans/${X}?wait=soon`, controller);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.fields.map((f: { path: string }) => f.path)).toEqual(['wait']);
+    expect((await api(svc.url, `/api/plans/${X}?wait=61`, controller)).status).toBe(400);
 
     // A long-poll returns as soon as a new version is published.
     const t0 = Date.now();
@@ -84,6 +92,11 @@ describe('timing plans', () => {
     // A long-poll with nothing new answers 304 after the wait.
     const idle = await api(svc.url, `/api/plans/${X}?wait=0.5`, controller, { headers: { 'if-none-match': woke.headers.get('etag')! } });
     expect(idle.status).toBe(304);
+    // The answer kept for the old version is not served for the new one, nor its ETag honoured.
+    const again = await api(svc.url, `/api/plans/${X}`, controller, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(200);
+    expect(again.body.version).toBe(2);
+    expect(again.headers.get('etag')).toBe(woke.headers.get('etag'));
 
     const history = await api(svc.url, `/api/plans/${X}/history`, engineer);
     expect(history.body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);

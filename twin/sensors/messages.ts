@@ -11,46 +11,74 @@
 import { z } from 'zod';
 import { HlcStringSchema } from './HybridLogicalClock.ts';
 
-const Count = z.number().int().nonnegative();
+// Readings arrive by the hundred thousand: a number field with its own zod checks (int, min, max)
+// costs each check a trip through zod's generic machinery, more than the rest of ingest. So
+// numbers are declared as numbers and their ranges checked by one refinement per message, which
+// reports each failing field under its path with zod's wording.
+const Num = z.number();
 const SensorId = z.string().min(1).max(200);
 
 const Envelope = {
   sensorId: SensorId,
   /** Capture time: HLC (serialized) of the end of the interval the reading covers. */
   ts: HlcStringSchema,
-  /** Per-sensor sequence number: 0, 1, 2, … one per reading. */
-  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  /** Length of the interval the reading covers (ms); it ends at `ts`. */
-  intervalMs: z.number().int().positive().max(3_600_000),
+  /** Per-sensor sequence number: 0, 1, 2, … one per reading (a non-negative safe integer). */
+  seq: Num,
+  /** Length of the interval the reading covers (ms, an integer in 1…3,600,000); it ends at `ts`. */
+  intervalMs: Num,
 };
+
+type Issues = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; path: (string | number)[] }): unknown }; value: unknown };
+
+/** Checks `x` against a range (and integrality), reporting a failure at `path` as zod words it. */
+function inRange(ctx: Issues, x: number, path: (string | number)[], r: { int?: boolean; min?: number; above?: number; max?: number }): void {
+  let message: string | null = null;
+  if (r.int && !Number.isSafeInteger(x)) message = 'Invalid input: expected int, received number';
+  else if (r.min !== undefined && x < r.min) message = `Too small: expected number to be >=${r.min}`;
+  else if (r.above !== undefined && x <= r.above) message = `Too small: expected number to be >${r.above}`;
+  else if (r.max !== undefined && x > r.max) message = `Too big: expected number to be <=${r.max}`;
+  if (message) ctx.issues.push({ code: 'custom', message, input: ctx.value, path });
+}
+
+function checkEnvelope(ctx: Issues, m: { seq: number; intervalMs: number }): void {
+  inRange(ctx, m.seq, ['seq'], { int: true, min: 0 });
+  inRange(ctx, m.intervalMs, ['intervalMs'], { int: true, above: 0, max: 3_600_000 });
+}
 
 /** One loop actuation edge: presence began (`on`) or ended at `t` (ms, the sensor's clock). */
 export const ActuationSchema = z.object({ t: z.number().int().nonnegative(), on: z.boolean() });
 export type Actuation = z.infer<typeof ActuationSchema>;
 
 /** A loop detector's aggregate over one interval (and optionally its raw edges). */
-export const LoopReadingSchema = z.object({
-  type: z.literal('loop'),
-  ...Envelope,
-  /** Vehicles counted (presence on-edges) in the interval. */
-  count: Count,
-  /** Fraction of the interval with presence, 0–1. */
-  occupancy: z.number().min(0).max(1),
-  /** Mean speed of the vehicles counted (m/s), dual loops only; null if none counted. */
-  speed: z.number().nonnegative().max(100).nullable(),
-  /** Presence at the end of the interval. */
-  presence: z.boolean(),
-  /** Running count since the detector started. */
-  total: Count,
-  /** Raw actuations in the interval, in time order (optional: bandwidth). */
-  edges: z.array(ActuationSchema).max(10_000).optional(),
-});
+export const LoopReadingSchema = z
+  .object({
+    type: z.literal('loop'),
+    ...Envelope,
+    /** Vehicles counted (presence on-edges) in the interval: a non-negative integer. */
+    count: Num,
+    /** Fraction of the interval with presence, 0–1. */
+    occupancy: Num,
+    /** Mean speed of the vehicles counted (m/s, 0–100), dual loops only; null if none counted. */
+    speed: Num.nullable(),
+    /** Presence at the end of the interval. */
+    presence: z.boolean(),
+    /** Running count since the detector started: a non-negative integer. */
+    total: Num,
+    /** Raw actuations in the interval, in time order (optional: bandwidth). */
+    edges: z.array(ActuationSchema).max(10_000).optional(),
+  })
+  .check((ctx) => {
+    const m = ctx.value;
+    checkEnvelope(ctx, m);
+    inRange(ctx, m.count, ['count'], { int: true, min: 0 });
+    inRange(ctx, m.occupancy, ['occupancy'], { min: 0, max: 1 });
+    if (m.speed !== null) inRange(ctx, m.speed, ['speed'], { min: 0, max: 100 });
+    inRange(ctx, m.total, ['total'], { int: true, min: 0 });
+  });
 export type LoopReading = z.infer<typeof LoopReadingSchema>;
 
-// Camera frames carry many counts; checking each field separately costs more than the rest of
-// ingest together (zod runs each check through its generic machinery), so the frame's counts are
-// declared as numbers and checked to be non-negative integers by one refinement over the frame.
-const Num = z.number();
+// Camera frames carry many counts: declared as numbers and checked to be non-negative integers
+// by one refinement over the frame (see Num above).
 
 export const VehicleClassCountsSchema = z.object({ car: Num, bus: Num, truck: Num, emergency: Num });
 export type VehicleClassCounts = z.infer<typeof VehicleClassCountsSchema>;
@@ -91,6 +119,7 @@ export const CameraFrameSchema = z
   })
   .check((ctx) => {
     const m = ctx.value;
+    checkEnvelope(ctx, m);
     const bad = (path: (string | number)[]) => ctx.issues.push({ code: 'custom', message: 'expected a non-negative integer', input: m, path });
     m.lanes.forEach((l, i) => {
       if (!isCount(l.inView)) bad(['lanes', i, 'inView']);
