@@ -65,8 +65,11 @@ describe('emergency routing over the service', () => {
     expect(r.body.route.etaSeconds).toBeGreaterThan(0);
     expect(Array.isArray(r.body.alternatives)).toBe(true);
     for (const a of r.body.alternatives) expect(a.roads.join()).not.toBe(r.body.route.roads.join());
-    const planned = r.body.preemptions as { intersection: string; start: number; end: number; status: string }[];
-    expect(planned.length).toBeGreaterThan(0);
+    // Windows are issued once the vehicle is in the field (a tick later when its first road's start is taken).
+    const planned = await until('the first windows', async () => {
+      const p = (await api(svc.url, `/api/emergency/routes/${r.body.id}`, dispatcher)).body.preemptions as { intersection: string; start: number; end: number; status: string }[];
+      return p.length > 0 ? p : null;
+    });
     for (const p of planned) {
       expect(r.body.route.intersections).toContain(p.intersection);
       expect(p.end).toBeGreaterThan(p.start);
