@@ -4,11 +4,8 @@
  * forwarded to the worker as one message. A query's result is what PGlite gives in-process
  * (rows are structured-cloned, so dates, JSON values and bigints arrive as they left).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../twin/workerThread.ts';
 
 export interface QueryResult<T = Record<string, unknown>> {
   rows: T[];
@@ -78,10 +75,7 @@ export class PgliteProxy {
 
   /** Starts the worker on `dataDir`, applies the migrations there, and resolves once it answers. */
   static async start(dataDir: string, migrationsFolder: string): Promise<PgliteProxy> {
-    const ts = import.meta.url.endsWith('.ts');
-    const entry = new URL(ts ? './pgliteWorker.ts' : './pgliteWorker.js', import.meta.url);
-    const workerData = { dataDir, migrationsFolder };
-    const worker = ts ? tsWorker(entry, workerData) : new Worker(entry, { workerData });
+    const worker = startWorker(import.meta.url, 'pgliteWorker', { dataDir, migrationsFolder });
     const proxy = new PgliteProxy(worker);
     // Request 0 is the worker's "ready" (or its failure to open the database).
     await new Promise<QueryResult<unknown>>((resolve, reject) => proxy.pending.set(0, { resolve, reject }));
@@ -161,15 +155,3 @@ export class PgliteProxy {
   private drained: (() => void) | null = null;
 }
 
-/**
- * A worker running a TypeScript entry. Node 20 does not apply `--import tsx` given in a worker's
- * execArgv to the worker's own loader, so a tiny bootstrap registers tsx's loader inside the
- * worker first, then imports the entry (as twin/whatif/runInWorker.ts does).
- */
-function tsWorker(entry: URL, workerData: unknown): Worker {
-  const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
-  const api = pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']?.import?.default ?? './dist/esm/api/index.mjs')).href;
-  const code = `(async () => { const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry.href)}); })().catch((e) => { throw e; });`;
-  return new Worker(code, { eval: true, workerData, execArgv: [] });
-}

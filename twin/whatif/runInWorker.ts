@@ -4,11 +4,7 @@
  * worker checks every step (terminating it if it does not stop within a grace period), and
  * resolves with the worker's result.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startWorker } from '../workerThread.ts';
 import type { WhatIfProgress, WhatIfResult } from './ScenarioRunner.ts';
 import type { WhatIfWorkerInput, WhatIfWorkerMessage } from './worker.ts';
 
@@ -30,19 +26,6 @@ export class WhatIfWorkerError extends Error {
   }
 }
 
-/**
- * A worker running a TypeScript entry. Node 20 does not apply `--import tsx` given in a worker's
- * execArgv to the worker's own loader, so a tiny bootstrap registers tsx's loader inside the
- * worker first, then imports the entry.
- */
-function tsWorker(entry: URL, workerData: unknown): Worker {
-  // tsx's ESM API entry (the CommonJS one registers a loader path that does not resolve).
-  const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
-  const api = pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']?.import?.default ?? './dist/esm/api/index.mjs')).href;
-  const code = `(async () => { const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry.href)}); })().catch((e) => { throw e; });`;
-  return new Worker(code, { eval: true, workerData, execArgv: [] });
-}
 
 function abortError(): Error {
   const e = new Error('what-if run cancelled');
@@ -52,11 +35,8 @@ function abortError(): Error {
 
 export function runWhatIfInWorker(input: Omit<WhatIfWorkerInput, 'cancelFlag'>, opts: WorkerRunOptions = {}): Promise<WhatIfResult> {
   if (opts.signal?.aborted) return Promise.reject(abortError());
-  const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
   const cancelFlag = new SharedArrayBuffer(4);
-  const workerData = { input: { ...input, cancelFlag } };
-  const worker = ts ? tsWorker(url, workerData) : new Worker(url, { workerData });
+  const worker = startWorker(import.meta.url, 'worker', { input: { ...input, cancelFlag } });
   return new Promise<WhatIfResult>((resolve, reject) => {
     let settled = false;
     let grace: ReturnType<typeof setTimeout> | null = null;
