@@ -78,15 +78,32 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
     if (state.alerts.length === 0) {
       await page.locator('.drawer', { hasText: 'No active alerts' }).waitFor();
     } else {
-      const first = page.locator('.drawer li.alert').first();
-      await first.waitFor({ timeout: 10_000 });
-      const id = await first.getAttribute('data-alert');
-      const alert = (await (await fetch(`${svc.url}/api/alerts`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).alerts.find((a: { id: string }) => a.id === id) ?? state.alerts[0];
-      await first.click();
-      await page.waitForFunction((p) => {
-        const t = window.__viewerTest!.cameraTarget();
-        return Math.hypot(t.x - p.x, t.y - p.y) < 1;
-      }, alert.place, { timeout: 5000 });
+      await page.locator('.drawer li.alert').first().waitFor({ timeout: 10_000 });
+      // Alerts come and go while controllers start (fallback until their first central plan), so
+      // the list can change under the pointer: click one the server still reports, retrying when it
+      // moved or left between finding and clicking.
+      let alert: { id: string; place: { x: number; y: number } } | undefined;
+      for (let attempt = 0; attempt < 8 && !alert; attempt++) {
+        const now = (await (await fetch(`${svc.url}/api/alerts`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as typeof state;
+        const shown = await page.locator('.drawer li.alert').evaluateAll((els) => els.map((e) => e.getAttribute('data-alert')));
+        const pick = now.alerts.find((a) => shown.includes(a.id));
+        if (!pick) {
+          await page.waitForTimeout(500);
+          continue;
+        }
+        const clicked = await page
+          .locator(`.drawer li.alert[data-alert="${pick.id}"]`)
+          .click({ timeout: 3000 })
+          .then(() => true, () => false);
+        if (clicked) alert = pick;
+      }
+      // Every alert may have cleared meanwhile (all controllers on central plans): then the panel says so.
+      if (!alert) await page.locator('.drawer', { hasText: 'No active alerts' }).waitFor({ timeout: 5000 });
+      else
+        await page.waitForFunction((p) => {
+          const t = window.__viewerTest!.cameraTarget();
+          return Math.hypot(t.x - p.x, t.y - p.y) < 1;
+        }, alert.place, { timeout: 5000 });
     }
     await shot('alerts');
     await closePanel('alerts');
