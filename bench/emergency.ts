@@ -13,6 +13,8 @@
  * a run without emergency vehicles, so both runs drive the same routes (re-routing stays on).
  *
  *   npm run eval:emergency [-- --json] [-- --only jinan|hangzhou|hangzhou-5734|demo|routing] [-- --queries 2000]
+ *                          [-- --vehicles]  (a line per emergency vehicle: times, its route's free time and the
+ *                                            fastest free route's, entry wait, red arrivals)
  *                          [-- --ev-speed-factor 1.25]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -42,7 +44,7 @@ const shared = resolve(root, '..', 'shared', 'data', 'cityflow');
 const log = (s: string) => process.stderr.write(s + '\n');
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean' }, only: { type: 'string' }, queries: { type: 'string' }, 'ev-speed-factor': { type: 'string' } },
+  options: { json: { type: 'boolean' }, vehicles: { type: 'boolean' }, only: { type: 'string' }, queries: { type: 'string' }, 'ev-speed-factor': { type: 'string' } },
 });
 const evSpeedFactor = z.coerce
   .number()
@@ -155,12 +157,9 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   // The floor pre-emption cannot beat: each route as driven, at the vehicle's free speed, crossing
   // at the turn speed, no queue and no signal.
   const free = linkTravelTimes(g, null, { signalDelayFactor: 0, ...vehicleTravelTime(EV) });
-  const evFreeFlow = mean(
-    withP.vehicles.map((v) => {
-      const roads = v.finalRoute.map((id) => g.roadIndex.get(id)!);
-      return evaluateRoute(g, free, roads, free.drive[roads[0]])?.travelTime ?? Number.NaN;
-    }),
-  );
+  const freeTime = (roads: number[]) => evaluateRoute(g, free, roads, free.drive[roads[0]])?.travelTime ?? Number.NaN;
+  const roadsOf = (v: EmergencyRunResult['vehicles'][number]) => v.finalRoute.map((id) => g.roadIndex.get(id)!);
+  const evFreeFlow = mean(withP.vehicles.map((v) => freeTime(roadsOf(v))));
   const c: Case = {
     network: name,
     evTravelTimeWith: evWith,
@@ -187,6 +186,20 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
       `green on arrival ${(100 * c.greenOnArrivalWithout).toFixed(0)} → ${(100 * c.greenOnArrivalWith).toFixed(0)} %, unsafe ${c.unsafeStates}, ${c.wallSeconds.toFixed(0)} s`,
   );
   for (const w of withP.controller.warnings.slice(0, 3)) log(`  ${w}`);
+  if (values.vehicles) {
+    withP.vehicles.forEach((v, k) => {
+      const o = without.vehicles[k];
+      const roads = roadsOf(v);
+      const red = v.arrivals.filter((a) => !a.green).map((a) => a.intersection);
+      const best = router.fastestBetweenRoads(roads[0], roads[roads.length - 1], free);
+      log(
+        `  ${v.vehicle} at ${v.dispatchTime}: ${o.travelTime.toFixed(0)} → ${v.travelTime.toFixed(0)} s, free ${freeTime(roads).toFixed(0)} s ` +
+          `(fastest free route ${best ? freeTime(best.roads).toFixed(0) : '?'} s), ` +
+          `entry wait ${(v.enterTime - v.dispatchTime).toFixed(0)} s, ${roads.length} roads, stopped at red ${v.stepsStoppedAtRed} steps, ` +
+          `not green on arrival ${red.length}/${v.arrivals.length}${red.length ? ` (${red.join(', ')})` : ''}, reroutes ${v.reroutes}`,
+      );
+    });
+  }
   return c;
 }
 

@@ -147,3 +147,36 @@ describe('emergency vehicle overtaking', () => {
     );
   });
 });
+
+describe('emergency vehicle right of way', () => {
+  /** When each vehicle got onto its exit road (s), on the crossing with both streets green. */
+  function crossingOrder(evStart: number, ev: VehicleParams): { ev: number; car: number; overlaps: number } {
+    const { engine, net, centre } = crossing([vehicleAt(['sn_in', 'sn_out'], 0, BENCH_VEHICLE), vehicleAt(ROUTE, evStart, ev)]);
+    engine.setPhase(centre, 0);
+    const out = { ev: Infinity, car: Infinity };
+    const exitLane = (road: string) => net.roads.find((r) => r.id === road)!.lanes[0];
+    const report = stepChecked(engine, 120, (e) => {
+      for (const v of e.vehicleViews()) {
+        if (v.id === 'flow_0_0' && v.drivable === exitLane('sn_out') && out.car === Infinity) out.car = e.time;
+        if (v.id === 'flow_1_0' && v.drivable === exitLane('we_out') && out.ev === Infinity) out.ev = e.time;
+      }
+    });
+    return { ...out, overlaps: report.overlaps.length };
+  }
+
+  it('crossing traffic that can still stop yields to it; the same vehicle without lights yields to the first comer', () => {
+    const ordinary: VehicleParams = { ...EMERGENCY_VEHICLE, class: undefined };
+    let flipped = 0;
+    for (let start = 0; start <= 16; start++) {
+      const withLights = crossingOrder(start, EMERGENCY_VEHICLE);
+      const without = crossingOrder(start, ordinary);
+      expect(withLights.overlaps + without.overlaps).toBe(0);
+      expect(Number.isFinite(withLights.ev) && Number.isFinite(withLights.car)).toBe(true);
+      // Never slower for having right of way.
+      expect(withLights.ev).toBeLessThanOrEqual(without.ev);
+      if (without.car < without.ev && withLights.ev < withLights.car) flipped++;
+    }
+    // Some departures meet the car at the crossing: there the order changes.
+    expect(flipped).toBeGreaterThan(0);
+  });
+});

@@ -11,10 +11,12 @@
  *                        (or a caller's per-movement figures); scaled by `signalDelayFactor` (an
  *                        emergency vehicle with pre-emption hardly waits)
  *   cross(movement)    = lane-link length / the vehicle's speed (turns at the model's turn speed)
+ *   turn(movement)     = for a turn, the time lost slowing to the turn speed before the stop line
+ *                        and picking up speed after it (see turnLoss); 0 going straight
  *
- * Edge r → s (through movement m) costs queue(m) + signal(m) + cross(m) + drive(s), and never
- * less than its lower bound signal(m) + cross(m) + free drive(s): queues and slow traffic only
- * add. The bound does not depend on the observation, so A*'s landmark tables built on it serve
+ * Edge r → s (through movement m) costs queue(m) + signal(m) + cross(m) + turn(m) + drive(s), and
+ * never less than its lower bound signal(m) + cross(m) + turn(m) + free drive(s): queues and slow
+ * traffic only add. The bound does not depend on the observation, so A*'s landmark tables built on it serve
  * every observation with the same options (`boundKey`). An optional forecast hook scales an
  * edge by the multiplier it predicts for road s at the time the vehicle gets there (clamped
  * at the bound).
@@ -22,6 +24,7 @@
 import { z } from 'zod';
 import type { VehicleParams } from '../network/cityflowFormat.ts';
 import type { TrafficObservation } from '../state/TrafficObservation.ts';
+import { TURN_SPEED } from '../sim/Engine.ts';
 import { crossTime, type RoadGraph } from './RoadGraph.ts';
 
 export const TravelTimeOptionsSchema = z.object({
@@ -33,6 +36,10 @@ export const TravelTimeOptionsSchema = z.object({
   vehicleMaxSpeed: z.number().positive().default(13.89),
   /** Multiple of the posted limit the vehicle drives at (an emergency vehicle on lights may exceed it). */
   vehicleSpeedFactor: z.number().min(0.5).max(2).default(1),
+  /** The vehicle's acceleration (m/s²), picking up speed after a turn. */
+  vehicleAcceleration: z.number().positive().default(2),
+  /** The vehicle's usual deceleration (m/s²): it sets how far before a turn it slows down. */
+  vehicleDeceleration: z.number().positive().default(4.5),
   /** Mean speeds of moving vehicles below this are clamped to it (m/s), so a jam is slow, not infinite. */
   minSpeed: z.number().positive().default(1),
   /** Road length a moving vehicle occupies in dense traffic (m): vehicle length + gap. */
@@ -41,9 +48,29 @@ export const TravelTimeOptionsSchema = z.object({
 export type TravelTimeOptions = z.infer<typeof TravelTimeOptionsSchema>;
 export type TravelTimeOptionsInput = z.input<typeof TravelTimeOptionsSchema>;
 
-/** The travel-time options that describe a vehicle: its top speed and how far it may exceed the limit. */
-export function vehicleTravelTime(v: Pick<VehicleParams, 'maxSpeed' | 'speedFactor'>): Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedFactor'> {
-  return { vehicleMaxSpeed: v.maxSpeed, vehicleSpeedFactor: v.speedFactor ?? 1 };
+type VehicleOptions = Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedFactor' | 'vehicleAcceleration' | 'vehicleDeceleration'>;
+
+/** The travel-time options that describe a vehicle: top speed, how far it may exceed the limit, how it accelerates and brakes. */
+export function vehicleTravelTime(v: Pick<VehicleParams, 'maxSpeed' | 'speedFactor' | 'maxPosAcc' | 'usualNegAcc'>): VehicleOptions {
+  return { vehicleMaxSpeed: v.maxSpeed, vehicleSpeedFactor: v.speedFactor ?? 1, vehicleAcceleration: v.maxPosAcc, vehicleDeceleration: v.usualNegAcc };
+}
+
+/**
+ * Seconds a turn costs beyond crossing at the turn speed, for a vehicle cruising at `vIn` before
+ * it and `vOut` after. As the simulation drives (CityFlow's model), a vehicle holds the turn speed
+ * from its look-ahead distance before the stop line (braking distance from top speed plus two
+ * one-second steps of travel), less what it gains while still braking down to it, then
+ * accelerates back: H (1/vt − 1/vIn) − (vIn − vt)² / (2 b vt) + (vOut − vt)² / (2 a vOut).
+ */
+export function turnLoss(o: VehicleOptions, vIn: number, vOut: number): number {
+  const vt = Math.min(TURN_SPEED, o.vehicleMaxSpeed);
+  let loss = 0;
+  if (vIn > vt) {
+    const look = (o.vehicleMaxSpeed * o.vehicleMaxSpeed) / (2 * o.vehicleDeceleration) + 2 * o.vehicleMaxSpeed;
+    loss += Math.max(0, look * (1 / vt - 1 / vIn) - ((vIn - vt) * (vIn - vt)) / (2 * o.vehicleDeceleration * vt));
+  }
+  if (vOut > vt) loss += ((vOut - vt) * (vOut - vt)) / (2 * o.vehicleAcceleration * vOut);
+  return loss;
 }
 
 /** Forecast hook: predicted multiplier of road `road`'s travel time `horizonSeconds` from now (1 = as now). */
@@ -95,8 +122,10 @@ export function linkTravelTimes(
   const nR = g.nRoads;
   const freeDrive = new Float64Array(nR);
   const drive = new Float64Array(nR);
+  const cruise = new Float64Array(nR);
   for (let r = 0; r < nR; r++) {
     const limit = Math.min(g.roadSpeed[r] * o.vehicleSpeedFactor, o.vehicleMaxSpeed);
+    cruise[r] = limit;
     const length = g.roadLength[r];
     freeDrive[r] = length / limit;
     drive[r] = freeDrive[r];
@@ -133,13 +162,13 @@ export function linkTravelTimes(
       if (b > a) queue /= b - a;
     }
     const signal = o.signalDelayFactor * sig[m];
-    const cross = crossTime(g, e, o.vehicleMaxSpeed);
     const to = g.edgeTo[e];
+    const cross = crossTime(g, e, o.vehicleMaxSpeed) + (g.edgeIsTurn[e] ? turnLoss(o, cruise[g.edgeFromRoad[e]], cruise[to]) : 0);
     stopDelay[e] = queue * o.dischargeHeadway + signal;
     edgeLowerBound[e] = signal + cross + freeDrive[to];
     edgeWeight[e] = stopDelay[e] + cross + drive[to];
   }
-  const boundKey = `${signalKey(g, sig)}|${o.signalDelayFactor}|${o.vehicleMaxSpeed}|${o.vehicleSpeedFactor}`;
+  const boundKey = `${signalKey(g, sig)}|${o.signalDelayFactor}|${o.vehicleMaxSpeed}|${o.vehicleSpeedFactor}|${o.vehicleAcceleration}|${o.vehicleDeceleration}`;
   return { freeDrive, drive, stopDelay, edgeWeight, edgeLowerBound, boundKey, forecast, options: o };
 }
 

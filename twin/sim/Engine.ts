@@ -1010,8 +1010,12 @@ export class Engine {
     const f = this.f64;
     const i = this.i32;
     let pass: boolean;
+    const vClass = this.u8.vclass;
     if (!this.canYield(foe, d2)) {
       pass = false;
+    } else if ((vClass[v] === EMERGENCY_CLASS) !== (vClass[foe] === EMERGENCY_CLASS)) {
+      // An emergency vehicle on lights has right of way: a foe that can still stop yields to it.
+      pass = vClass[v] === EMERGENCY_CLASS;
     } else {
       const t1 = this.linkPriority[link];
       const t2 = this.linkPriority[foeLink];
