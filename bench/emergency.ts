@@ -33,7 +33,7 @@ import { runEmergencyScenario, type EmergencyRunResult } from '../twin/routing/E
 import type { EmergencyVehicleSpec } from '../twin/routing/EmergencyTracker.ts';
 import { FastestRouter, evaluateRoute } from '../twin/routing/FastestRoute.ts';
 import { roadGraph, roadGraphFromRoadnet } from '../twin/routing/RoadGraph.ts';
-import { linkTravelTimes, vehicleTravelTime } from '../twin/routing/TravelTimeModel.ts';
+import { PREEMPTED_DELAYS, linkTravelTimes, vehicleTravelTime } from '../twin/routing/TravelTimeModel.ts';
 import { Engine } from '../twin/sim/Engine.ts';
 import { TruthObserver, type TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { fieldController } from '../signal-controllers/fieldSignals.ts';
@@ -131,7 +131,7 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   const evEntries: FlowEntry[] = [];
   const specs: EmergencyVehicleSpec[] = [];
   trips.forEach(([from, to], k) => {
-    const times = linkTravelTimes(g, obs.get(dispatch[k]) ?? null, { signalDelayFactor: 0.1, ...vehicleTravelTime(EV) });
+    const times = linkTravelTimes(g, obs.get(dispatch[k]) ?? null, { ...PREEMPTED_DELAYS, ...vehicleTravelTime(EV) });
     const route = router.fastestBetweenRoads(from, to, times);
     if (!route) throw new Error(`${name}: no route from ${g.roadIds[from]} to ${g.roadIds[to]}`);
     const index = flowJson.length + evEntries.length;
@@ -243,7 +243,7 @@ async function routingLatency(queries: number): Promise<RoutingLatency> {
     interval: 60,
     laneConfidence: new Float64Array(nL).fill(1),
   };
-  const times = linkTravelTimes(g, obs, { signalDelayFactor: 0.1 });
+  const times = linkTravelTimes(g, obs, PREEMPTED_DELAYS);
   log('routing: landmark tables on the traffic picture …');
   const p0 = performance.now();
   router.prepare(times);

@@ -22,7 +22,7 @@ import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { emergencyRouting, planEmergencyRoute, type RouteJson } from '../twin/routing/EmergencyRouting.ts';
 import { EmergencyTracker } from '../twin/routing/EmergencyTracker.ts';
 import { NoRouteError, type RouteEndpoint } from '../twin/routing/FastestRoute.ts';
-import { vehicleTravelTime, type ForecastHook } from '../twin/routing/TravelTimeModel.ts';
+import { PREEMPTED_DELAYS, vehicleTravelTime, type ForecastHook } from '../twin/routing/TravelTimeModel.ts';
 import type { PreemptionWindow } from '../twin/routing/PreemptionWindow.ts';
 import type { AuditLog } from './AuditLog.ts';
 import type { ForecastsState } from './ForecastService.ts';
@@ -181,7 +181,7 @@ export class EmergencyService {
     const router = emergencyRouting(d.net).router;
     // Live ETAs and re-routes follow the newest forecast too, where there is one.
     const live: ForecastHook | undefined = d.forecasts ? (road, h) => this.forecast()?.(road, h) ?? 1 : undefined;
-    this.preempting = new EmergencyTracker(d.net, [], d.board, { travelTime: { signalDelayFactor: 0.1, ...vehicleTravelTime(EMERGENCY_VEHICLE) } }, observe, live, router);
+    this.preempting = new EmergencyTracker(d.net, [], d.board, { travelTime: { ...PREEMPTED_DELAYS, ...vehicleTravelTime(EMERGENCY_VEHICLE) } }, observe, live, router);
     this.plain = new EmergencyTracker(d.net, [], null, { travelTime: { signalDelayFactor: 1, ...vehicleTravelTime(EMERGENCY_VEHICLE) } }, observe, live, router);
     d.board.onChange = (intersection, id, w) => {
       const r = this.byVehicle.get(id.slice(0, id.lastIndexOf('@')));

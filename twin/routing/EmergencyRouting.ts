@@ -12,7 +12,7 @@ import { safetyModels } from '../../signal-controllers/fieldSignals.ts';
 import { FastestRouter, RouteEndpointSchema, evaluateRoute, type Route } from './FastestRoute.ts';
 import { PreemptionOptionsSchema, PreemptionWindowSchema, preemptedRoute, preemptionWindows, type PredictionContext } from './PreemptionWindow.ts';
 import { roadGraph, type RoadGraph } from './RoadGraph.ts';
-import { TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
+import { PREEMPTED_DELAYS, TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
 
 export const EmergencyRouteRequestSchema = z.object({
   vehicle: z.string().min(1),
@@ -123,7 +123,7 @@ function cacheFor(ctx: EmergencyRoutingContext): Map<string, LinkTimes> {
 }
 
 function timesFor(ctx: EmergencyRoutingContext, graph: RoadGraph, preemption: boolean, opts: z.infer<typeof EmergencyRouteRequestSchema>['travelTime']): LinkTimes {
-  const options = { signalDelayFactor: preemption ? 0.1 : 1, ...(opts ?? {}) };
+  const options = { ...(preemption ? PREEMPTED_DELAYS : {}), ...(opts ?? {}) };
   if (!ctx.forecast) {
     const hit = cacheFor(ctx).get(JSON.stringify(options));
     if (hit) return hit;
@@ -143,7 +143,7 @@ export function prepareEmergencyRouting(ctx: EmergencyRoutingContext, travelTime
   const { graph, router } = emergencyRouting(ctx.net);
   const cache = cacheFor(ctx);
   for (const preemption of [true, false]) {
-    const options = { signalDelayFactor: preemption ? 0.1 : 1, ...(travelTime ?? {}) };
+    const options = { ...(preemption ? PREEMPTED_DELAYS : {}), ...(travelTime ?? {}) };
     const times = linkTravelTimes(graph, ctx.observation, options);
     router.prepare(times);
     cache.set(JSON.stringify(options), times);

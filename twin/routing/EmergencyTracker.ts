@@ -16,11 +16,11 @@ import type { IntersectionSafety } from '../../signal-controllers/SafetyValidato
 import { FastestRouter, edgeBetween, evaluateRoute, type Route } from './FastestRoute.ts';
 import { PreemptionOptionsSchema, preemptedRoute, preemptionWindows, type PreemptionWindow } from './PreemptionWindow.ts';
 import { roadGraph, type RoadGraph } from './RoadGraph.ts';
-import { TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
+import { PREEMPTED_DELAYS, TravelTimeOptionsSchema, linkTravelTimes, type ForecastHook, type LinkTimes } from './TravelTimeModel.ts';
 
 export const EmergencyOptionsSchema = z.object({
   /** Link-time model for the vehicle's ETA (signal delay mostly removed by pre-emption). */
-  travelTime: TravelTimeOptionsSchema.prefault({ signalDelayFactor: 0.1 }),
+  travelTime: TravelTimeOptionsSchema.prefault(PREEMPTED_DELAYS),
   preemption: PreemptionOptionsSchema.prefault({}),
   /** Seconds between ETA updates. */
   updateEvery: z.number().positive().default(5),

@@ -50,6 +50,13 @@ export type TravelTimeOptionsInput = z.input<typeof TravelTimeOptionsSchema>;
 
 type VehicleOptions = Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedFactor' | 'vehicleAcceleration' | 'vehicleDeceleration'>;
 
+/**
+ * Delay weights for a vehicle whose signals are pre-empted: its windows end the conflicting green
+ * before it comes, so red costs it little; what the nearest signals cannot clear in time is
+ * re-predicted along the route found (preemptedRoute). The search needs static weights to stay fast.
+ */
+export const PREEMPTED_DELAYS = { signalDelayFactor: 0.1 } as const satisfies Partial<TravelTimeOptions>;
+
 /** The travel-time options that describe a vehicle: top speed, how far it may exceed the limit, how it accelerates and brakes. */
 export function vehicleTravelTime(v: Pick<VehicleParams, 'maxSpeed' | 'speedFactor' | 'maxPosAcc' | 'usualNegAcc'>): VehicleOptions {
   return { vehicleMaxSpeed: v.maxSpeed, vehicleSpeedFactor: v.speedFactor ?? 1, vehicleAcceleration: v.maxPosAcc, vehicleDeceleration: v.usualNegAcc };
