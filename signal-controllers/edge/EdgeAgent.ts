@@ -113,7 +113,7 @@ export class EdgeAgent {
     let delay = 250;
     while (this.running) {
       try {
-        const r = await this.request('/api/controllers/register', {
+        const r = await this.request('/api/controllers', {
           method: 'POST',
           body: JSON.stringify({ id: this.o.id, intersections: [...this.o.controller.runners.keys()] }),
           timeoutMs: 5000,

@@ -84,7 +84,7 @@ describe('intersection read routes', () => {
 
   it('serves alerts over HTTP and on the alerts topic, a controller in fallback among them', async () => {
     // A controller that reports its local fallback plan raises an alert at its intersection.
-    await api(svc.url, '/api/controllers/register', controllerToken, { method: 'POST', body: JSON.stringify({ id: 'ctl-x', intersections: [target] }) });
+    await api(svc.url, '/api/controllers', controllerToken, { method: 'POST', body: JSON.stringify({ id: 'ctl-x', intersections: [target] }) });
     const st = await api(svc.url, '/api/controllers/ctl-x/state', controllerToken, {
       method: 'POST',
       body: JSON.stringify({ mode: 'fallback', intersections: [{ intersection: target, phase: 0, interval: 'green', movements: '', timeToChange: 3, planVersion: null }] }),

@@ -105,9 +105,9 @@ describe('timing plans', () => {
   it('keeps controllers to their own intersections and roles to their rights', async () => {
     expect((await api(svc.url, `/api/plans/${X}`, otherController)).status).toBe(403);
     expect((await api(svc.url, '/api/plans', controller, { method: 'POST', body: JSON.stringify({ plan: plan(phases), reason: 'sneaky' }) })).status).toBe(403);
-    const reg = await api(svc.url, '/api/controllers/register', controller, { method: 'POST', body: JSON.stringify({ id: 'edge-1', intersections: [X] }) });
+    const reg = await api(svc.url, '/api/controllers', controller, { method: 'POST', body: JSON.stringify({ id: 'edge-1', intersections: [X] }) });
     expect(reg.status).toBe(200);
-    const foreign = await api(svc.url, '/api/controllers/register', controller, { method: 'POST', body: JSON.stringify({ id: 'edge-1', intersections: ['intersection_2_2'] }) });
+    const foreign = await api(svc.url, '/api/controllers', controller, { method: 'POST', body: JSON.stringify({ id: 'edge-1', intersections: ['intersection_2_2'] }) });
     expect(foreign.status).toBe(403);
     const state = {
       mode: 'central',

@@ -129,9 +129,9 @@ describe('roles × routes', () => {
     // Its own intersection: no plan yet, but not forbidden.
     expect((await api(svc.url, `/api/plans/${mine}`, ctl)).status).toBe(404);
     expect((await api(svc.url, `/api/plans/${foreign}`, eng)).status).toBe(404);
-    const reg = await api(svc.url, '/api/controllers/register', ctl, { method: 'POST', body: JSON.stringify({ id: 'edge-x', intersections: [mine, foreign] }) });
+    const reg = await api(svc.url, '/api/controllers', ctl, { method: 'POST', body: JSON.stringify({ id: 'edge-x', intersections: [mine, foreign] }) });
     expect(reg.status).toBe(403);
     expect(reg.body.error.message).toContain(foreign);
-    expect((await api(svc.url, '/api/controllers/register', ctl, { method: 'POST', body: JSON.stringify({ id: 'edge-x', intersections: [mine] }) })).status).toBe(200);
+    expect((await api(svc.url, '/api/controllers', ctl, { method: 'POST', body: JSON.stringify({ id: 'edge-x', intersections: [mine] }) })).status).toBe(200);
   });
 });

@@ -36,6 +36,11 @@ describe('service over real HTTP', () => {
     expect(r.body.components.schemas.CreateUser).toBeDefined();
   });
 
+  it("routes with Hono's RegExpRouter (every path fits its one compiled pattern; a clash falls back to the slower trie)", async () => {
+    expect((await api(svc.url, '/api/network', ADMIN)).status).toBe(200);
+    expect((svc.app as unknown as { router: { name: string } }).router.name).toContain('RegExpRouter');
+  });
+
   it('refuses requests without a valid token', async () => {
     expect((await api(svc.url, '/api/network', null)).status).toBe(401);
     expect((await api(svc.url, '/api/network', 'not-a-token')).status).toBe(401);

@@ -11,7 +11,7 @@ export function controllerRoutes(registry: ControllerRegistry, knownIntersection
     app.openapi(
       createRoute(guard(['controller'], {
         method: 'post',
-        path: '/api/controllers/register',
+        path: '/api/controllers',
         summary: 'Register an edge controller for intersections it is bound to',
         request: { body: { required: true, content: { 'application/json': { schema: RegisterSchema } } } },
         responses: { 200: { description: 'Registered', content: { 'application/json': { schema: z.object({ id: z.string() }) } } }, ...errorResponses },
