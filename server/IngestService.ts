@@ -48,6 +48,8 @@ const jsonCodec: RowCodec = {
   join: (parts) => `[${parts.join(',')}]`,
 };
 
+const unstoredKey = (sensorId: string, seq: number) => `${sensorId}\u0000${seq}`;
+
 const COPY_READINGS = `copy sensor_readings (sensor_id, seq, ts_ms, payload) from '/dev/blob'`;
 
 export class IngestService {
@@ -67,23 +69,55 @@ export class IngestService {
 
   async accept(body: unknown): Promise<IngestResult> {
     const result = this.twin.ingest(body, this.nowMs());
+    // Readings the twin took but the database did not (a failed write): the twin now calls them
+    // duplicates, yet they were never acknowledged, so a retry stores them and is told accepted.
+    if (result.duplicates > 0 && this.unstored.size > 0) {
+      for (const r of result.results) {
+        if (r.status !== 'duplicate' || !this.unstored.has(unstoredKey(r.sensorId!, r.seq!))) continue;
+        r.status = 'accepted';
+        delete r.reason;
+        result.duplicates--;
+        result.accepted++;
+      }
+    }
     if (result.accepted > 0) {
       // The twin has validated every accepted message, so they have the wire form's fields.
       const messages = (body as SensorBatch).messages;
       const parts: string[] = [];
+      const keys: string[] = [];
       for (const r of result.results) {
         if (r.status !== 'accepted') continue;
         const { sensorId, seq, ...payload } = messages[r.index];
         const pt = parseValidHlc(payload.ts).pt;
         if (pt > this.latestReadingMs) this.latestReadingMs = pt;
         parts.push(this.codec.row(sensorId, seq, pt, JSON.stringify(payload)));
+        keys.push(unstoredKey(sensorId, seq));
       }
-      await this.store(parts);
+      try {
+        await this.store(parts);
+      } catch (e) {
+        this.rememberUnstored(keys);
+        throw e;
+      }
+      if (this.unstored.size > 0) for (const k of keys) this.unstored.delete(k);
     }
     this.metrics.ingestReadings.inc({ outcome: 'accepted' }, result.accepted);
     if (result.duplicates) this.metrics.ingestReadings.inc({ outcome: 'duplicate' }, result.duplicates);
     if (result.rejected) this.metrics.ingestReadings.inc({ outcome: 'rejected' }, result.rejected);
     return result;
+  }
+
+  /** `sensorId\u0000seq` of readings the twin took whose write failed, oldest first (bounded). */
+  private readonly unstored = new Set<string>();
+  static readonly maxUnstored = 1_000_000;
+
+  private rememberUnstored(keys: string[]): void {
+    for (const k of keys) this.unstored.add(k);
+    // Beyond the bound the oldest go: by then the twin's own window has long let them expire.
+    for (const k of this.unstored) {
+      if (this.unstored.size <= IngestService.maxUnstored) break;
+      this.unstored.delete(k);
+    }
   }
 
   /**

@@ -75,6 +75,23 @@ describe.each([
     expect(await again.count()).toBe(3);
   });
 
+  it('a reading whose write failed is not acknowledged, and its retry is stored and accepted, not called a duplicate', async () => {
+    const db = await database(worker);
+    const svc = new IngestService(db, new TwinState(net, layout), new Metrics(), () => 0);
+    expect((await svc.accept({ messages: [loop(a, 0, 0)] })).accepted).toBe(1);
+    // The table goes away for a moment (a real failed statement, not a stand-in).
+    await db.db.execute(sql`alter table sensor_readings rename to sensor_readings_away`);
+    const batch = { messages: [loop(a, 1, 0), loop(b, 0, 0), loop(a, 0, 0)] };
+    await expect(svc.accept(batch)).rejects.toThrow();
+    await db.db.execute(sql`alter table sensor_readings_away rename to sensor_readings`);
+    const retry = await svc.accept(batch);
+    expect(retry.results.map((r) => r.status)).toEqual(['accepted', 'accepted', 'duplicate']);
+    expect([retry.accepted, retry.duplicates]).toEqual([2, 1]);
+    expect((await rows(db)).map((r) => [r.sensor_id, r.seq])).toEqual([[a, 0], [a, 1], [b, 0]].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[1]) - Number(y[1])));
+    // Stored now: a third time they are duplicates.
+    expect((await svc.accept(batch)).duplicates).toBe(3);
+  });
+
   it('replays after a restart the readings of the window, found through the key across gaps', { timeout: 60_000 }, async () => {
     const db = await database(worker);
     // A twin that admits old readings, so that every reading the replay finds is counted.

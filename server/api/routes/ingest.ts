@@ -2,6 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { IngestService } from '../../IngestService.ts';
 import { errorResponses, type RouteModule } from '../app.ts';
+import { ErrorSchema } from '../schemas.ts';
 import { errorBody, guard, rateLimit } from '../http.ts';
 
 const VerdictSchema = z.object({
@@ -41,10 +42,18 @@ export function ingestRoutes(ingest: IngestService, perSecond = 200): RouteModul
             },
           },
           ...errorResponses,
+          503: { description: 'Not stored (the database failed); nothing of the batch is acknowledged: send it again', content: { 'application/json': { schema: ErrorSchema } } },
         },
       })),
       async (c) => {
-        const r = await ingest.accept(c.req.valid('json'));
+        let r;
+        try {
+          r = await ingest.accept(c.req.valid('json'));
+        } catch (err) {
+          // Not stored, so not acknowledged: the sender keeps the batch and sends it again.
+          c.header('retry-after', '1');
+          return c.json(errorBody(`not stored: ${err instanceof Error ? err.message : String(err)}; send the batch again`), 503);
+        }
         if (r.error) return c.json(errorBody(r.error), 400);
         return c.json({ accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, results: r.results }, 200);
       },
