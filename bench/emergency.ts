@@ -10,7 +10,9 @@
  * EMERGENCY_VEHICLE's 1.25, capped at its 50 km/h), in both runs alike; 1 keeps it to the limit.
  *
  * Emergency routes are planned by the router at each dispatch time on the traffic as observed in
- * a run without emergency vehicles, so both runs drive the same routes (re-routing stays on).
+ * a run without emergency vehicles, so both runs drive the same routes. On the way each run's
+ * tracker predicts the ETA and re-routes as the service does for such a request: with pre-emption
+ * on the pre-empted weights, without it on the full signal delays, both at the vehicle's own speed.
  *
  *   npm run eval:emergency [-- --json] [-- --only jinan|hangzhou|hangzhou-5734|demo|routing] [-- --queries 2000]
  *                          [-- --vehicles]  (a line per emergency vehicle: times, its route's free time and the
@@ -74,6 +76,8 @@ interface Case {
   unsafeStates: number;
   preemptionsServed: number;
   reroutes: number;
+  /** Mean |ETA − arrival| (s) of the ETA given as each vehicle entered the field, with pre-emption. */
+  etaErrorAtEntry: number;
   wallSeconds: number;
 }
 
@@ -142,7 +146,7 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
   const policy = () => fixedTimePolicy(net);
   const run = (preemption: boolean): EmergencyRunResult => {
     log(`${name}: run ${preemption ? 'with' : 'without'} pre-emption …`);
-    return runEmergencyScenario(net, flows, policy(), specs, { duration, preemption, router });
+    return runEmergencyScenario(net, flows, policy(), specs, { duration, preemption, router, emergency: { travelTime: { ...(preemption ? PREEMPTED_DELAYS : {}), ...vehicleTravelTime(EV) } } });
   };
   const without = run(false);
   const withP = run(true);
@@ -177,13 +181,16 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
     unsafeStates: withP.controller.unsafeStates + without.controller.unsafeStates,
     preemptionsServed: withP.controller.served,
     reroutes: withP.vehicles.reduce((s, v) => s + v.reroutes, 0),
+    etaErrorAtEntry: mean(
+      withP.vehicles.filter((v) => Number.isFinite(v.exitTime)).map((v) => Math.abs((v.etaHistory.find((h) => h.time >= v.enterTime)?.eta ?? Number.NaN) - v.exitTime)),
+    ),
     wallSeconds: (performance.now() - t0) / 1000,
   };
   log(
     `${name}: EV travel time ${evWithout.toFixed(1)} → ${evWith.toFixed(1)} s (${c.evReductionPercent.toFixed(1)} % lower; ` +
       `at its free speed with no wait ${evFreeFlow.toFixed(1)} s, a ceiling of ${c.ceilingPercent.toFixed(1)} %), ` +
       `others' ATT ${c.otherAttWithout.toFixed(1)} → ${c.otherAttWith.toFixed(1)} s (${c.otherAttChangePercent >= 0 ? '+' : ''}${c.otherAttChangePercent.toFixed(2)} %), ` +
-      `green on arrival ${(100 * c.greenOnArrivalWithout).toFixed(0)} → ${(100 * c.greenOnArrivalWith).toFixed(0)} %, unsafe ${c.unsafeStates}, ${c.wallSeconds.toFixed(0)} s`,
+      `green on arrival ${(100 * c.greenOnArrivalWithout).toFixed(0)} → ${(100 * c.greenOnArrivalWith).toFixed(0)} %, unsafe ${c.unsafeStates}, ETA at entry off by ${c.etaErrorAtEntry.toFixed(1)} s on average, ${c.wallSeconds.toFixed(0)} s`,
   );
   for (const w of withP.controller.warnings.slice(0, 3)) log(`  ${w}`);
   if (values.vehicles) {
@@ -196,7 +203,8 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
         `  ${v.vehicle} at ${v.dispatchTime}: ${o.travelTime.toFixed(0)} → ${v.travelTime.toFixed(0)} s, free ${freeTime(roads).toFixed(0)} s ` +
           `(fastest free route ${best ? freeTime(best.roads).toFixed(0) : '?'} s), ` +
           `entry wait ${(v.enterTime - v.dispatchTime).toFixed(0)} s, ${roads.length} roads, stopped at red ${v.stepsStoppedAtRed} steps, ` +
-          `not green on arrival ${red.length}/${v.arrivals.length}${red.length ? ` (${red.join(', ')})` : ''}, reroutes ${v.reroutes}`,
+          `not green on arrival ${red.length}/${v.arrivals.length}${red.length ? ` (${red.join(', ')})` : ''}, reroutes ${v.reroutes}, ` +
+          `ETA at entry ${((v.etaHistory.find((h) => h.time >= v.enterTime)?.eta ?? Number.NaN) - v.dispatchTime).toFixed(0)} s`,
       );
     });
   }

@@ -212,6 +212,26 @@ describe('free-flow time of a route with turns', () => {
   });
 });
 
+describe('link times of a vehicle that passes moving traffic', () => {
+  it('slow moving vehicles hold up an ordinary vehicle but not an emergency vehicle; standing queues hold up both', () => {
+    const net = grid(3, 3);
+    const g = roadGraph(net);
+    const obs = randomObservation(g.nLanes, g.nMovements, new Mt19937(7));
+    const car = linkTravelTimes(g, obs, vehicleTravelTime({ ...EV, class: 'car' }));
+    const ev = linkTravelTimes(g, obs, vehicleTravelTime(EV));
+    expect(ev.options.passesMovingTraffic).toBe(true);
+    let slower = 0;
+    for (let r = 0; r < g.nRoads; r++) {
+      expect(ev.drive[r]).toBe(ev.freeDrive[r]);
+      expect(car.drive[r]).toBeGreaterThanOrEqual(car.freeDrive[r] - 1e-9);
+      if (car.drive[r] > car.freeDrive[r] + 1e-9) slower++;
+    }
+    expect(slower).toBeGreaterThan(0);
+    // The queue term is the same for both: an emergency vehicle still waits behind standing vehicles it cannot pass.
+    expect(Array.from(ev.stopDelay)).toEqual(Array.from(car.stopDelay));
+  });
+});
+
 describe('live ETA and re-routing', () => {
   it('updates the ETA as the vehicle moves and ends close to the real arrival', () => {
     const net = grid(3, 3);

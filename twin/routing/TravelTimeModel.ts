@@ -4,7 +4,8 @@
  *   drive(road)        = free part at the speed limit (capped at the vehicle's) + the stretch its
  *                        moving vehicles occupy (count × spacing) at their mean speed when slower:
  *                        slow vehicles near the stop line delay a vehicle over their stretch, not
- *                        over the whole road
+ *                        over the whole road (not at all a vehicle that passes moving traffic, as
+ *                        an emergency vehicle on lights does)
  *   queue(movement)    = vehicles standing on the lanes serving the movement × discharge headway
  *                        (mean over those lanes: the vehicle joins one of them)
  *   signal(movement)   = expected red wait for a random arrival, (C − G)² / 2C, from the program
@@ -40,6 +41,8 @@ export const TravelTimeOptionsSchema = z.object({
   vehicleAcceleration: z.number().positive().default(2),
   /** The vehicle's usual deceleration (m/s²): it sets how far before a turn it slows down. */
   vehicleDeceleration: z.number().positive().default(4.5),
+  /** The vehicle passes moving traffic (an emergency vehicle on lights): slow vehicles on a road do not hold it up. */
+  passesMovingTraffic: z.boolean().default(false),
   /** Mean speeds of moving vehicles below this are clamped to it (m/s), so a jam is slow, not infinite. */
   minSpeed: z.number().positive().default(1),
   /** Road length a moving vehicle occupies in dense traffic (m): vehicle length + gap. */
@@ -48,7 +51,7 @@ export const TravelTimeOptionsSchema = z.object({
 export type TravelTimeOptions = z.infer<typeof TravelTimeOptionsSchema>;
 export type TravelTimeOptionsInput = z.input<typeof TravelTimeOptionsSchema>;
 
-type VehicleOptions = Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedFactor' | 'vehicleAcceleration' | 'vehicleDeceleration'>;
+type VehicleOptions = Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedFactor' | 'vehicleAcceleration' | 'vehicleDeceleration' | 'passesMovingTraffic'>;
 
 /**
  * Delay weights for a vehicle whose signals are pre-empted: its windows end the conflicting green
@@ -57,9 +60,16 @@ type VehicleOptions = Pick<TravelTimeOptions, 'vehicleMaxSpeed' | 'vehicleSpeedF
  */
 export const PREEMPTED_DELAYS = { signalDelayFactor: 0.1 } as const satisfies Partial<TravelTimeOptions>;
 
-/** The travel-time options that describe a vehicle: top speed, how far it may exceed the limit, how it accelerates and brakes. */
-export function vehicleTravelTime(v: Pick<VehicleParams, 'maxSpeed' | 'speedFactor' | 'maxPosAcc' | 'usualNegAcc'>): VehicleOptions {
-  return { vehicleMaxSpeed: v.maxSpeed, vehicleSpeedFactor: v.speedFactor ?? 1, vehicleAcceleration: v.maxPosAcc, vehicleDeceleration: v.usualNegAcc };
+/** The travel-time options that describe a vehicle: top speed, how far it may exceed the limit, how it accelerates and brakes, whether it passes moving traffic. */
+export function vehicleTravelTime(v: Pick<VehicleParams, 'maxSpeed' | 'speedFactor' | 'maxPosAcc' | 'usualNegAcc' | 'class'>): VehicleOptions {
+  return {
+    vehicleMaxSpeed: v.maxSpeed,
+    vehicleSpeedFactor: v.speedFactor ?? 1,
+    vehicleAcceleration: v.maxPosAcc,
+    vehicleDeceleration: v.usualNegAcc,
+    // As the engine drives it (Engine's overtaking of moving traffic by the emergency class).
+    passesMovingTraffic: v.class === 'emergency',
+  };
 }
 
 /**
@@ -136,7 +146,7 @@ export function linkTravelTimes(
     const length = g.roadLength[r];
     freeDrive[r] = length / limit;
     drive[r] = freeDrive[r];
-    if (obs) {
+    if (obs && !o.passesMovingTraffic) {
       // Mean speed of the moving vehicles on the road (standing ones are the queue term).
       let moving = 0;
       let speedSum = 0;
