@@ -17,8 +17,10 @@
  *                            [--max-epochs N] [--patience N] [--learning-rate LR]
  *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
  *                            [--fold-in-mode replay|recent]
+ *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
  *
- * Training options default to EVALUATED_TRAIN_OPTIONS (twin/forecast/SpeedForecaster.ts).
+ * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
+ * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
  *
  * The learned model is a seed ensemble (3 members by default, forecasts averaged; chosen on the
  * inner protocol). --max-seconds is shared by the members and counts process CPU time by
@@ -79,6 +81,10 @@ const OptionsSchema = z.object({
     .regex(/^\d+(,\d+)*$/, 'model-horizons: comma-separated steps, e.g. 1,2,3,4,5,6,7,8,9,10,11,12')
     .default('1,2,3,4,5,6,7,8,9,10,11,12')
     .transform((v) => v.split(',').map(Number)),
+  // Optional feature groups (twin/forecast/features.ts); DEFAULT_FORECASTER_CONFIG's unless given.
+  secondHopLags: z.coerce.number().int().nonnegative().optional(),
+  neighbourMinLags: z.coerce.number().int().nonnegative().optional(),
+  neighbourAnomaly: z.enum(['on', 'off']).optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -114,6 +120,9 @@ const { values } = parseArgs({
     'fold-in-learning-rate': { type: 'string' },
     'fold-in-mode': { type: 'string' },
     'horizon-weights': { type: 'string' },
+    'second-hop-lags': { type: 'string' },
+    'neighbour-min-lags': { type: 'string' },
+    'neighbour-anomaly': { type: 'string' },
   },
   strict: true,
 });
@@ -136,6 +145,9 @@ const opts = OptionsSchema.parse({
   foldInLearningRate: values['fold-in-learning-rate'],
   foldInMode: values['fold-in-mode'],
   horizonWeights: values['horizon-weights'],
+  secondHopLags: values['second-hop-lags'],
+  neighbourMinLags: values['neighbour-min-lags'],
+  neighbourAnomaly: values['neighbour-anomaly'],
 });
 
 const log = (line: string): void => {
@@ -192,6 +204,14 @@ const trainOptions: TrainOptionsInput = {
   horizonWeights,
 };
 log(`training: ${JSON.stringify({ ...trainOptions, horizonWeights: undefined })}`);
+const featureOptions = Object.fromEntries(
+  Object.entries({
+    secondHopLags: opts.secondHopLags,
+    neighbourMinLags: opts.neighbourMinLags,
+    neighbourAnomaly: opts.neighbourAnomaly === undefined ? undefined : opts.neighbourAnomaly === 'on',
+  }).filter(([, v]) => v !== undefined),
+);
+log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);
 // Each member gets an equal share of the time budget; members differ only by their seed.
 const members: SpeedForecaster[] = [];
 const reports: TrainReport[] = [];
@@ -202,7 +222,7 @@ for (let m = 0; m < opts.ensemble; m++) {
   const r = await trainForecaster(
     train,
     data.graph,
-    { ...DEFAULT_FORECASTER_CONFIG, inputSteps: PROTOCOL.inputSteps, horizons: opts.modelHorizons, seed: opts.seed + m, hiddenUnits: opts.hidden },
+    { ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, inputSteps: PROTOCOL.inputSteps, horizons: opts.modelHorizons, seed: opts.seed + m, hiddenUnits: opts.hidden },
     trainOptions,
   );
   members.push(r.forecaster);

@@ -12,6 +12,10 @@
  *   historical mean by time of day at each target slot − L
  *   historical mean by day type at the origin − L  (how unusual "now" is)
  *   sin, cos of the time of day; 1 on weekdays
+ * and, when configured (appended so the columns above keep their places):
+ *   two-hop neighbour mean at the last `secondHopLags` rows − L   (congestion two links away)
+ *   slowest neighbour at the last `neighbourMinLags` rows − L     (a jam a mean would dilute)
+ *   neighbours' mean departure from their own day-type mean now   (is the area unusual)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
@@ -25,11 +29,19 @@ export const FeatureConfigSchema = z.object({
   horizons: z.array(z.number().int().positive()).min(1),
   /** How many of the most recent rows get a neighbour-mean feature. */
   neighbourLags: z.number().int().min(0).max(288),
+  secondHopLags: z.number().int().min(0).max(288).default(0),
+  neighbourMinLags: z.number().int().min(0).max(288).default(0),
+  neighbourAnomaly: z.boolean().default(false),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
-export function featureCount(c: FeatureConfig): number {
+/** Columns before the optional groups. */
+function baseFeatureCount(c: FeatureConfig): number {
   return c.inputSteps - 1 + 1 + c.neighbourLags + 2 * c.horizons.length + 1 + 3;
+}
+
+export function featureCount(c: FeatureConfig): number {
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0);
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -51,10 +63,13 @@ export interface FeatureScratch {
   readonly typeMean: Float32Array;
   readonly todMean: Float32Array;
   readonly levelScratch: Float32Array;
+  readonly roadValues: Float32Array;
+  readonly roadDiffused: Float32Array;
 }
 
 export function featureScratch(n: number): FeatureScratch {
-  return { typeMean: new Float32Array(n), todMean: new Float32Array(n), levelScratch: new Float32Array(n) };
+  const f = () => new Float32Array(n);
+  return { typeMean: f(), todMean: f(), levelScratch: f(), roadValues: f(), roadDiffused: f() };
 }
 
 /**
@@ -126,6 +141,18 @@ export function writeWindowFeatures(
   });
   writeMeans(originTime, historyRow(0), historyBase + 2 * H, -1);
 
+  // Neighbours' departure from their own usual level now (scratch.typeMean holds the origin's
+  // day-type means from the last writeMeans), read before the optional groups reuse the scratch.
+  let col = baseFeatureCount(config) + config.secondHopLags + config.neighbourMinLags;
+  if (config.neighbourAnomaly) {
+    for (let j = 0; j < n; j++) {
+      const m = scratch.typeMean[j];
+      scratch.roadValues[j] = Number.isNaN(m) ? 0 : window[last + j] - m;
+    }
+    diffuse(ctx.graph, scratch.roadValues, scratch.roadDiffused);
+    for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j];
+  }
+
   // Calendar.
   const angle = (2 * Math.PI * originTime.slot) / spd;
   const s = Math.sin(angle);
@@ -136,6 +163,25 @@ export function writeWindowFeatures(
     out[o] = s;
     out[o + 1] = c;
     out[o + 2] = weekday;
+  }
+
+  // Two hops: the one-hop means diffused once more.
+  col = baseFeatureCount(config);
+  for (let r = steps - config.secondHopLags; r < steps; r++, col++) {
+    diffuse(ctx.graph, diffused.subarray(r * n, (r + 1) * n), scratch.roadDiffused);
+    for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j] - window[last + j];
+  }
+  // Slowest neighbour (a road without neighbours: its own reading).
+  const g = ctx.graph;
+  for (let r = steps - config.neighbourMinLags; r < steps; r++, col++) {
+    for (let j = 0; j < n; j++) {
+      let m = window[r * n + j];
+      if (g.rowStart[j] < g.rowStart[j + 1]) {
+        m = Number.POSITIVE_INFINITY;
+        for (let k = g.rowStart[j]; k < g.rowStart[j + 1]; k++) m = Math.min(m, window[r * n + g.col[k]]);
+      }
+      out[(outRow + j) * F + col] = m - window[last + j];
+    }
   }
 }
 

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { FeatureConfigSchema, diffuseRows, featureContext, featureCount, featureScratch, writeWindowFeatures } from '../../twin/forecast/features.ts';
+import { buildHistoricalAverage } from '../../twin/forecast/HistoricalAverage.ts';
+import { graphFromEdges } from '../../twin/forecast/RoadGraph.ts';
+import { makeSeries } from '../../twin/forecast/series.ts';
+
+// A chain of four roads 0 – 1 – 2 – 3 (equal weights both ways), two input rows.
+const edges = [
+  [0, 1],
+  [1, 2],
+  [2, 3],
+].flatMap(([a, b]) => [
+  { from: a, to: b, weight: 1 },
+  { from: b, to: a, weight: 1 },
+]);
+const graph = graphFromEdges(4, edges);
+const window = Float32Array.from([50, 40, 30, 60, /* last row: */ 52, 20, 44, 58]);
+const grid = { stepMinutes: 5, startDayOfWeek: 0, startSlot: 0 };
+// History: one Monday 00:00 row, so each road's day-type mean at the origin is that row.
+const usual = [50, 50, 40, 60];
+const history = buildHistoricalAverage(makeSeries(['a', 'b', 'c', 'd'], grid, Float32Array.from(usual)));
+const origin = { dayOfWeek: 0, slot: 0 };
+
+function features(extra: Record<string, unknown>) {
+  const config = FeatureConfigSchema.parse({ inputSteps: 2, horizons: [1], neighbourLags: 1, ...extra });
+  const ctx = featureContext(config, graph, history);
+  const F = featureCount(config);
+  const out = new Float32Array(4 * F).fill(Number.NaN);
+  writeWindowFeatures(ctx, window, diffuseRows(graph, window), origin, () => null, featureScratch(4), out, 0);
+  return { F, row: (j: number) => Array.from(out.subarray(j * F, (j + 1) * F)) };
+}
+
+describe('optional spatial features', () => {
+  it('leave the base columns where they were and fill every column', () => {
+    const base = features({});
+    const all = features({ secondHopLags: 2, neighbourMinLags: 2, neighbourAnomaly: true });
+    expect(all.F).toBe(base.F + 5);
+    for (let j = 0; j < 4; j++) {
+      expect(all.row(j).slice(0, base.F)).toEqual(base.row(j));
+      expect(all.row(j).every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('two-hop mean, slowest neighbour and the neighbours’ departure from their usual level, relative to the road', () => {
+    const { F, row } = features({ secondHopLags: 1, neighbourMinLags: 2, neighbourAnomaly: true });
+    const [hop2, minOlder, minLast, anomaly] = [F - 4, F - 3, F - 2, F - 1];
+    // Last row 52 20 44 58; one-hop means: 20, 48, 39, 44; two-hop: 48, 29.5, 46, 39.
+    expect(row(0)[hop2]).toBeCloseTo(48 - 52);
+    expect(row(1)[hop2]).toBeCloseTo(29.5 - 20);
+    expect(row(3)[hop2]).toBeCloseTo(39 - 58);
+    // Slowest neighbour: road 1's neighbours read 50, 30 (older row) and 52, 44 (last row).
+    expect(row(1)[minOlder]).toBeCloseTo(30 - 20);
+    expect(row(1)[minLast]).toBeCloseTo(44 - 20);
+    expect(row(2)[minLast]).toBeCloseTo(20 - 44);
+    // Departures from the usual level: +2, −30, +4, −2; road 2's neighbours: (−30 − 2) / 2.
+    expect(row(2)[anomaly]).toBeCloseTo(-16);
+    expect(row(0)[anomaly]).toBeCloseTo(-30);
+  });
+});
