@@ -18,6 +18,7 @@
  *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
  *                            [--fold-in-mode replay|recent]
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
+ *                            [--anomaly-lags N]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -85,6 +86,7 @@ const OptionsSchema = z.object({
   secondHopLags: z.coerce.number().int().nonnegative().optional(),
   neighbourMinLags: z.coerce.number().int().nonnegative().optional(),
   neighbourAnomaly: z.enum(['on', 'off']).optional(),
+  anomalyLags: z.coerce.number().int().nonnegative().optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -123,6 +125,7 @@ const { values } = parseArgs({
     'second-hop-lags': { type: 'string' },
     'neighbour-min-lags': { type: 'string' },
     'neighbour-anomaly': { type: 'string' },
+    'anomaly-lags': { type: 'string' },
   },
   strict: true,
 });
@@ -148,6 +151,7 @@ const opts = OptionsSchema.parse({
   secondHopLags: values['second-hop-lags'],
   neighbourMinLags: values['neighbour-min-lags'],
   neighbourAnomaly: values['neighbour-anomaly'],
+  anomalyLags: values['anomaly-lags'],
 });
 
 const log = (line: string): void => {
@@ -209,6 +213,7 @@ const featureOptions = Object.fromEntries(
     secondHopLags: opts.secondHopLags,
     neighbourMinLags: opts.neighbourMinLags,
     neighbourAnomaly: opts.neighbourAnomaly === undefined ? undefined : opts.neighbourAnomaly === 'on',
+    anomalyLags: opts.anomalyLags,
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FeatureConfigSchema, diffuseRows, featureContext, featureCount, featureScratch, writeWindowFeatures } from '../../twin/forecast/features.ts';
 import { buildHistoricalAverage } from '../../twin/forecast/HistoricalAverage.ts';
 import { graphFromEdges } from '../../twin/forecast/RoadGraph.ts';
-import { makeSeries } from '../../twin/forecast/series.ts';
+import { advance, makeSeries } from '../../twin/forecast/series.ts';
 
 // A chain of four roads 0 – 1 – 2 – 3 (equal weights both ways), two input rows.
 const edges = [
@@ -55,5 +55,24 @@ describe('optional spatial features', () => {
     // Departures from the usual level: +2, −30, +4, −2; road 2's neighbours: (−30 − 2) / 2.
     expect(row(2)[anomaly]).toBeCloseTo(-16);
     expect(row(0)[anomaly]).toBeCloseTo(-30);
+  });
+
+  it("the road's and its neighbours' departure from their usual level at earlier rows", () => {
+    const base = features({ neighbourAnomaly: true });
+    const { F, row } = features({ neighbourAnomaly: true, anomalyLags: 1 });
+    expect(F).toBe(base.F + 2);
+    // The older row is Sunday 23:55, which has no history: the usual level falls back to the
+    // road's overall mean (the one Monday row). Departures 0, −10, −10, 0.
+    expect(row(1)[F - 2]).toBeCloseTo(-10);
+    expect(row(1)[F - 1]).toBeCloseTo(-5);
+    expect(row(3)[F - 1]).toBeCloseTo(-10);
+  });
+});
+
+describe('slot arithmetic', () => {
+  it('steps back over midnight and the start of the week', () => {
+    expect(advance({ dayOfWeek: 0, slot: 0 }, -1, 288)).toEqual({ dayOfWeek: 6, slot: 287 });
+    expect(advance({ dayOfWeek: 3, slot: 5 }, -293, 288)).toEqual({ dayOfWeek: 2, slot: 0 });
+    expect(advance({ dayOfWeek: 6, slot: 287 }, 1, 288)).toEqual({ dayOfWeek: 0, slot: 0 });
   });
 });

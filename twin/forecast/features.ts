@@ -16,6 +16,8 @@
  *   two-hop neighbour mean at the last `secondHopLags` rows − L   (congestion two links away)
  *   slowest neighbour at the last `neighbourMinLags` rows − L     (a jam a mean would dilute)
  *   neighbours' mean departure from their own day-type mean now   (is the area unusual)
+ *   the road's and its neighbours' departure from the day-type mean at the `anomalyLags` rows
+ *   before the last one                                             (how the departure grew)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
@@ -32,6 +34,7 @@ export const FeatureConfigSchema = z.object({
   secondHopLags: z.number().int().min(0).max(288).default(0),
   neighbourMinLags: z.number().int().min(0).max(288).default(0),
   neighbourAnomaly: z.boolean().default(false),
+  anomalyLags: z.number().int().min(0).max(287).default(0),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
@@ -41,7 +44,7 @@ function baseFeatureCount(c: FeatureConfig): number {
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0);
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags;
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -181,6 +184,20 @@ export function writeWindowFeatures(
         for (let k = g.rowStart[j]; k < g.rowStart[j + 1]; k++) m = Math.min(m, window[r * n + g.col[k]]);
       }
       out[(outRow + j) * F + col] = m - window[last + j];
+    }
+  }
+  col = baseFeatureCount(config) + config.secondHopLags + config.neighbourMinLags + (config.neighbourAnomaly ? 1 : 0);
+  for (let back = 1; back <= config.anomalyLags; back++, col += 2) {
+    const r = steps - 1 - back;
+    hierarchicalMean(history, ['dayType', 'timeOfDay'], advance(originTime, -back, spd), scratch.typeMean, ctx.historyFallback, scratch.levelScratch, historyRow(-back));
+    for (let j = 0; j < n; j++) {
+      const m = scratch.typeMean[j];
+      scratch.roadValues[j] = Number.isNaN(m) ? 0 : window[r * n + j] - m;
+    }
+    diffuse(ctx.graph, scratch.roadValues, scratch.roadDiffused);
+    for (let j = 0; j < n; j++) {
+      out[(outRow + j) * F + col] = scratch.roadValues[j];
+      out[(outRow + j) * F + col + 1] = scratch.roadDiffused[j];
     }
   }
 }

@@ -44,10 +44,11 @@ export function timeOfRow(grid: TimeGrid, row: number): SlotTime {
   return { slot: absolute % spd, dayOfWeek: (grid.startDayOfWeek + Math.floor(absolute / spd)) % 7 };
 }
 
-/** The slot `steps` rows after `t` (steps ≥ 0), wrapping over midnight and the week. */
+/** The slot `steps` rows after `t` (before it when negative), wrapping over midnight and the week. */
 export function advance(t: SlotTime, steps: number, spd: number): SlotTime {
   const absolute = t.slot + steps;
-  return { slot: absolute % spd, dayOfWeek: (t.dayOfWeek + Math.floor(absolute / spd)) % 7 };
+  const days = Math.floor(absolute / spd);
+  return { slot: absolute - days * spd, dayOfWeek: (((t.dayOfWeek + days) % 7) + 7) % 7 };
 }
 
 export function isWeekend(dayOfWeek: number): boolean {
