@@ -18,7 +18,7 @@
  *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
  *                            [--fold-in-mode replay|recent]
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
- *                            [--anomaly-lags N]
+ *                            [--anomaly-lags N] [--wide-anomaly on|off]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -87,6 +87,7 @@ const OptionsSchema = z.object({
   neighbourMinLags: z.coerce.number().int().nonnegative().optional(),
   neighbourAnomaly: z.enum(['on', 'off']).optional(),
   anomalyLags: z.coerce.number().int().nonnegative().optional(),
+  wideAnomaly: z.enum(['on', 'off']).optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -126,6 +127,7 @@ const { values } = parseArgs({
     'neighbour-min-lags': { type: 'string' },
     'neighbour-anomaly': { type: 'string' },
     'anomaly-lags': { type: 'string' },
+    'wide-anomaly': { type: 'string' },
   },
   strict: true,
 });
@@ -152,6 +154,7 @@ const opts = OptionsSchema.parse({
   neighbourMinLags: values['neighbour-min-lags'],
   neighbourAnomaly: values['neighbour-anomaly'],
   anomalyLags: values['anomaly-lags'],
+  wideAnomaly: values['wide-anomaly'],
 });
 
 const log = (line: string): void => {
@@ -214,6 +217,7 @@ const featureOptions = Object.fromEntries(
     neighbourMinLags: opts.neighbourMinLags,
     neighbourAnomaly: opts.neighbourAnomaly === undefined ? undefined : opts.neighbourAnomaly === 'on',
     anomalyLags: opts.anomalyLags,
+    wideAnomaly: opts.wideAnomaly === undefined ? undefined : opts.wideAnomaly === 'on',
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

@@ -69,6 +69,16 @@ describe('optional spatial features', () => {
   });
 });
 
+describe('wide anomaly', () => {
+  it('the departure from the usual level two hops out and over the whole network', () => {
+    const { F, row } = features({ wideAnomaly: true });
+    // Departures now +2, −30, +4, −2; one hop −30, 3, −16, 4; two hops 3, −23, 3.5, −16; mean −6.5.
+    expect(row(1)[F - 2]).toBeCloseTo(-23);
+    expect(row(2)[F - 2]).toBeCloseTo(3.5);
+    for (let j = 0; j < 4; j++) expect(row(j)[F - 1]).toBeCloseTo(-6.5);
+  });
+});
+
 describe('slot arithmetic', () => {
   it('steps back over midnight and the start of the week', () => {
     expect(advance({ dayOfWeek: 0, slot: 0 }, -1, 288)).toEqual({ dayOfWeek: 6, slot: 287 });

@@ -18,6 +18,7 @@
  *   neighbours' mean departure from their own day-type mean now   (is the area unusual)
  *   the road's and its neighbours' departure from the day-type mean at the `anomalyLags` rows
  *   before the last one                                             (how the departure grew)
+ *   that departure now two hops out, and over the whole network     (`wideAnomaly`: a bad day)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
@@ -35,6 +36,7 @@ export const FeatureConfigSchema = z.object({
   neighbourMinLags: z.number().int().min(0).max(288).default(0),
   neighbourAnomaly: z.boolean().default(false),
   anomalyLags: z.number().int().min(0).max(287).default(0),
+  wideAnomaly: z.boolean().default(false),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
@@ -44,7 +46,7 @@ function baseFeatureCount(c: FeatureConfig): number {
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags;
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0);
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -68,11 +70,12 @@ export interface FeatureScratch {
   readonly levelScratch: Float32Array;
   readonly roadValues: Float32Array;
   readonly roadDiffused: Float32Array;
+  readonly anomalyNow: Float32Array;
 }
 
 export function featureScratch(n: number): FeatureScratch {
   const f = () => new Float32Array(n);
-  return { typeMean: f(), todMean: f(), levelScratch: f(), roadValues: f(), roadDiffused: f() };
+  return { typeMean: f(), todMean: f(), levelScratch: f(), roadValues: f(), roadDiffused: f(), anomalyNow: f() };
 }
 
 /**
@@ -147,13 +150,24 @@ export function writeWindowFeatures(
   // Neighbours' departure from their own usual level now (scratch.typeMean holds the origin's
   // day-type means from the last writeMeans), read before the optional groups reuse the scratch.
   let col = baseFeatureCount(config) + config.secondHopLags + config.neighbourMinLags;
-  if (config.neighbourAnomaly) {
+  const anomaly = scratch.anomalyNow;
+  if (config.neighbourAnomaly || config.wideAnomaly) {
     for (let j = 0; j < n; j++) {
       const m = scratch.typeMean[j];
-      scratch.roadValues[j] = Number.isNaN(m) ? 0 : window[last + j] - m;
+      anomaly[j] = Number.isNaN(m) ? 0 : window[last + j] - m;
     }
-    diffuse(ctx.graph, scratch.roadValues, scratch.roadDiffused);
-    for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j];
+    diffuse(ctx.graph, anomaly, scratch.roadDiffused);
+  }
+  if (config.neighbourAnomaly) for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j];
+  if (config.wideAnomaly) {
+    const wideCol = col + (config.neighbourAnomaly ? 1 : 0) + 2 * config.anomalyLags;
+    diffuse(ctx.graph, scratch.roadDiffused, scratch.roadValues);
+    let total = 0;
+    for (let j = 0; j < n; j++) total += anomaly[j];
+    for (let j = 0; j < n; j++) {
+      out[(outRow + j) * F + wideCol] = scratch.roadValues[j];
+      out[(outRow + j) * F + wideCol + 1] = total / n;
+    }
   }
 
   // Calendar.
