@@ -18,7 +18,8 @@
  *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
  *                            [--fold-in-mode replay|recent]
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
- *                            [--anomaly-lags N] [--wide-anomaly on|off]
+ *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
+ *                            [--lead-lags N]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -88,6 +89,8 @@ const OptionsSchema = z.object({
   neighbourAnomaly: z.enum(['on', 'off']).optional(),
   anomalyLags: z.coerce.number().int().nonnegative().optional(),
   wideAnomaly: z.enum(['on', 'off']).optional(),
+  dropout: z.coerce.number().min(0).max(0.9).optional(),
+  leadLags: z.coerce.number().int().nonnegative().optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -128,6 +131,8 @@ const { values } = parseArgs({
     'neighbour-anomaly': { type: 'string' },
     'anomaly-lags': { type: 'string' },
     'wide-anomaly': { type: 'string' },
+    dropout: { type: 'string' },
+    'lead-lags': { type: 'string' },
   },
   strict: true,
 });
@@ -155,6 +160,8 @@ const opts = OptionsSchema.parse({
   neighbourAnomaly: values['neighbour-anomaly'],
   anomalyLags: values['anomaly-lags'],
   wideAnomaly: values['wide-anomaly'],
+  dropout: values.dropout,
+  leadLags: values['lead-lags'],
 });
 
 const log = (line: string): void => {
@@ -218,6 +225,8 @@ const featureOptions = Object.fromEntries(
     neighbourAnomaly: opts.neighbourAnomaly === undefined ? undefined : opts.neighbourAnomaly === 'on',
     anomalyLags: opts.anomalyLags,
     wideAnomaly: opts.wideAnomaly === undefined ? undefined : opts.wideAnomaly === 'on',
+    dropout: opts.dropout,
+    leadLags: opts.leadLags,
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureConfigSchema, diffuseRows, featureContext, featureCount, featureScratch, writeWindowFeatures } from '../../twin/forecast/features.ts';
 import { buildHistoricalAverage } from '../../twin/forecast/HistoricalAverage.ts';
-import { graphFromEdges } from '../../twin/forecast/RoadGraph.ts';
+import { graphFromEdges, leadGraph } from '../../twin/forecast/RoadGraph.ts';
 import { advance, makeSeries } from '../../twin/forecast/series.ts';
+import { Mt19937 } from '../../twin/random.ts';
 
 // A chain of four roads 0 – 1 – 2 – 3 (equal weights both ways), two input rows.
 const edges = [
@@ -84,5 +85,32 @@ describe('slot arithmetic', () => {
     expect(advance({ dayOfWeek: 0, slot: 0 }, -1, 288)).toEqual({ dayOfWeek: 6, slot: 287 });
     expect(advance({ dayOfWeek: 3, slot: 5 }, -293, 288)).toEqual({ dayOfWeek: 2, slot: 0 });
     expect(advance({ dayOfWeek: 6, slot: 287 }, 1, 288)).toEqual({ dayOfWeek: 0, slot: 0 });
+  });
+});
+
+describe('lead graph', () => {
+  it("weights a neighbour by how its change foretells the road's next one, and drops neighbours that do not", () => {
+    // Road 1 repeats road 0's changes one row later; road 2 does the opposite of road 0, one row later.
+    const rows = 200;
+    const n = 3;
+    const values = new Float32Array(rows * n);
+    let a = 50;
+    const rng = new Mt19937(3);
+    const steps: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      const step = (rng.nextFloat() - 0.5) * 6;
+      steps.push(step);
+      a += step;
+      values[r * n] = a;
+      values[r * n + 1] = 50 + (r > 0 ? steps.slice(0, r).reduce((s, x) => s + x, 0) : 0);
+      values[r * n + 2] = 50 - (r > 0 ? steps.slice(0, r).reduce((s, x) => s + x, 0) : 0);
+    }
+    const all = graphFromEdges(3, [0, 1, 2].flatMap((i) => [0, 1, 2].filter((j) => j !== i).map((j) => ({ from: i, to: j, weight: 1 }))));
+    const lead = leadGraph(all, values, rows);
+    const neighbours = (i: number) => Array.from(lead.col.subarray(lead.rowStart[i], lead.rowStart[i + 1]));
+    // Road 1: road 0 leads it (almost perfectly); road 2's changes are unrelated to road 1's next.
+    const w = (i: number, j: number) => (neighbours(i).includes(j) ? lead.weight[lead.rowStart[i] + neighbours(i).indexOf(j)] : 0);
+    expect(w(1, 0)).toBeGreaterThan(0.8);
+    expect(neighbours(2)).not.toContain(0);
   });
 });

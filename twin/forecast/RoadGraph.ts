@@ -78,6 +78,43 @@ export function diffuse(g: RoadGraph, x: ArrayLike<number>, out: Float32Array): 
   }
 }
 
+/**
+ * The lead graph of a series (rows × nodes, missing readings already filled): each node's
+ * neighbours in `g`, weighted by how well a neighbour's change in one row foretells the node's
+ * change in the next (their correlation over the series; only positive ones kept). On a road
+ * network with no direction given (sensors on both sides of a jam), this finds from data which
+ * neighbours congestion reaches the road from. A node no neighbour leads gets no edges.
+ */
+export function leadGraph(g: RoadGraph, values: Float32Array, rows: number): RoadGraph {
+  const n = g.nodeCount;
+  const delta = new Float32Array((rows - 1) * n);
+  for (let r = 1; r < rows; r++) for (let j = 0; j < n; j++) delta[(r - 1) * n + j] = values[r * n + j] - values[(r - 1) * n + j];
+  const d = rows - 1;
+  // Per-node mean and spread of the changes, over the rows used on each side of the lag.
+  const stats = (from: number, to: number) => {
+    const mean = new Float64Array(n);
+    const sd = new Float64Array(n);
+    for (let r = from; r < to; r++) for (let j = 0; j < n; j++) mean[j] += delta[r * n + j];
+    for (let j = 0; j < n; j++) mean[j] /= Math.max(1, to - from);
+    for (let r = from; r < to; r++) for (let j = 0; j < n; j++) sd[j] += (delta[r * n + j] - mean[j]) ** 2;
+    for (let j = 0; j < n; j++) sd[j] = Math.sqrt(sd[j]);
+    return { mean, sd };
+  };
+  const leader = stats(0, d - 1);
+  const follower = stats(1, d);
+  const edges: Edge[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = g.rowStart[i]; k < g.rowStart[i + 1]; k++) {
+      const j = g.col[k];
+      let s = 0;
+      for (let r = 1; r < d; r++) s += (delta[(r - 1) * n + j] - leader.mean[j]) * (delta[r * n + i] - follower.mean[i]);
+      const c = leader.sd[j] > 0 && follower.sd[i] > 0 ? s / (leader.sd[j] * follower.sd[i]) : 0;
+      if (c > 0) edges.push({ from: i, to: j, weight: c });
+    }
+  }
+  return graphFromEdges(n, edges);
+}
+
 export const StoredGraphSchema = z.object({
   nodeCount: z.number().int().positive(),
   rowStartBase64: z.string(),

@@ -26,7 +26,7 @@ import {
   type Standardiser,
 } from './features.ts';
 import { accumulate, buildHistoricalAverage, type HistoricalAverage } from './HistoricalAverage.ts';
-import type { RoadGraph } from './RoadGraph.ts';
+import { leadGraph, type RoadGraph } from './RoadGraph.ts';
 import { fillMissing, isValidReading, sliceRows, timeOfRow, type SensorSeries, type SlotTime } from './series.ts';
 
 export const ForecasterConfigSchema = FeatureConfigSchema.extend({
@@ -34,6 +34,8 @@ export const ForecasterConfigSchema = FeatureConfigSchema.extend({
   quantity: z.enum(['speed', 'flow']).default('speed'),
   stepMinutes: z.number().int().positive().default(5),
   hiddenUnits: z.array(z.number().int().positive()).min(1).default([128, 128]),
+  /** Dropout after each hidden layer while training (0: none). */
+  dropout: z.number().min(0).max(0.9).default(0),
   seed: z.number().int().nonnegative().default(1),
 });
 export type ForecasterConfig = z.infer<typeof ForecasterConfigSchema>;
@@ -271,6 +273,7 @@ function buildModel(config: ForecasterConfig, inputs: number): tf.LayersModel {
         ...(i === 0 ? { inputShape: [inputs] } : {}),
       }),
     );
+    if (config.dropout > 0) model.add(tf.layers.dropout({ rate: config.dropout, seed: config.seed + 200 + i }));
   });
   model.add(
     tf.layers.dense({
@@ -435,7 +438,8 @@ export async function trainForecaster(
 
   const valStart = train.rows - Math.max(1, Math.round(train.rows * opts.validationFraction));
   const history = buildHistoricalAverage(opts.historyFrom === 'all' ? train : sliceRows(train, 0, valStart));
-  const ctx = featureContext(config, graph, history);
+  const filledTrain = config.leadLags > 0 ? fillMissing(train) : null;
+  const ctx = featureContext(config, graph, history, filledTrain ? leadGraph(graph, filledTrain.values, filledTrain.rows) : graph);
   const inHistory = (row: number): boolean => opts.historyFrom === 'all' || row < valStart;
   const maxH = Math.max(...config.horizons);
   // Fit windows have every target before the validation part; validation windows' targets all
@@ -551,7 +555,7 @@ export async function trainForecaster(
   } else if (opts.historyFrom === 'fit') {
     // Without fold-in the history must still cover every training row.
     const all = buildHistoricalAverage(train);
-    forecaster = { ...selected, history: all, features: featureContext(config, graph, all) };
+    forecaster = { ...selected, history: all, features: featureContext(config, graph, all, ctx.leadGraph) };
   }
   return {
     forecaster,
@@ -683,7 +687,7 @@ export async function updateForecaster(
   const historyRows = opts.historyRows ?? opts.contextRows;
   if (historyRows > recent.rows) throw new Error('update: historyRows exceeds the rows given');
   const history = opts.addToHistory && historyRows < recent.rows ? accumulate(f.history, sliceRows(recent, historyRows, recent.rows)) : f.history;
-  const ctx = opts.addToHistory ? featureContext(f.config, f.graph, history) : f.features;
+  const ctx = opts.addToHistory ? featureContext(f.config, f.graph, history, f.features.leadGraph) : f.features;
   const origins = windowOrigins(f.config, 0, recent.rows).filter((o) => o + 1 >= opts.contextRows);
   if (origins.length === 0) throw new Error('update: not enough rows for one training window');
   const set = await buildSamples(ctx, recent, origins, () => true, opts.yieldBetweenBatches);
@@ -724,6 +728,7 @@ export function disposeForecaster(f: SpeedForecaster): void {
 /**
  * The same trained network serving another set of roads (another city or a synthetic one):
  * the weights are shared because the network is per road and sees roads only via features.
+ * A learned lead graph does not carry over: the new roads' graph stands in for it.
  */
 export function withRoads(
   f: SpeedForecaster,

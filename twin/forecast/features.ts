@@ -19,6 +19,8 @@
  *   the road's and its neighbours' departure from the day-type mean at the `anomalyLags` rows
  *   before the last one                                             (how the departure grew)
  *   that departure now two hops out, and over the whole network     (`wideAnomaly`: a bad day)
+ *   mean of the neighbours whose changes have led the road's, at the last `leadLags` rows − L
+ *   (the lead graph, learned from the training data: which way congestion travels)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
@@ -37,6 +39,7 @@ export const FeatureConfigSchema = z.object({
   neighbourAnomaly: z.boolean().default(false),
   anomalyLags: z.number().int().min(0).max(287).default(0),
   wideAnomaly: z.boolean().default(false),
+  leadLags: z.number().int().min(0).max(288).default(0),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
@@ -46,7 +49,7 @@ function baseFeatureCount(c: FeatureConfig): number {
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0);
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags;
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -56,11 +59,13 @@ export interface FeatureContext {
   readonly history: HistoricalAverage;
   /** overallMean(history), the last fallback. */
   readonly historyFallback: Float32Array;
+  /** Neighbours weighted by how their changes lead the road's (`leadGraph`); `graph` when none was learned. */
+  readonly leadGraph: RoadGraph;
 }
 
-export function featureContext(config: FeatureConfig, graph: RoadGraph, history: HistoricalAverage): FeatureContext {
-  if (graph.nodeCount !== history.sensorCount) throw new Error('graph and history disagree on the number of roads');
-  return { config, graph, history, historyFallback: overallMean(history) };
+export function featureContext(config: FeatureConfig, graph: RoadGraph, history: HistoricalAverage, leadGraph: RoadGraph = graph): FeatureContext {
+  if (graph.nodeCount !== history.sensorCount || leadGraph.nodeCount !== graph.nodeCount) throw new Error('graph, lead graph and history disagree on the number of roads');
+  return { config, graph, history, historyFallback: overallMean(history), leadGraph };
 }
 
 /** Reusable buffers, so that building features allocates almost nothing per window. */
@@ -213,6 +218,11 @@ export function writeWindowFeatures(
       out[(outRow + j) * F + col] = scratch.roadValues[j];
       out[(outRow + j) * F + col + 1] = scratch.roadDiffused[j];
     }
+  }
+  col += config.wideAnomaly ? 2 : 0;
+  for (let r = steps - config.leadLags; r < steps; r++, col++) {
+    diffuse(ctx.leadGraph, window.subarray(r * n, (r + 1) * n), scratch.roadDiffused);
+    for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j] - window[last + j];
   }
 }
 
