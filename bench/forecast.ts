@@ -19,7 +19,7 @@
  *                            [--fold-in-mode replay|recent]
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
  *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
- *                            [--lead-lags N]
+ *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -91,6 +91,8 @@ const OptionsSchema = z.object({
   wideAnomaly: z.enum(['on', 'off']).optional(),
   dropout: z.coerce.number().min(0).max(0.9).optional(),
   leadLags: z.coerce.number().int().nonnegative().optional(),
+  leadTop: z.coerce.number().int().nonnegative().optional(),
+  leadTopLags: z.coerce.number().int().positive().optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -133,6 +135,8 @@ const { values } = parseArgs({
     'wide-anomaly': { type: 'string' },
     dropout: { type: 'string' },
     'lead-lags': { type: 'string' },
+    'lead-top': { type: 'string' },
+    'lead-top-lags': { type: 'string' },
   },
   strict: true,
 });
@@ -162,6 +166,8 @@ const opts = OptionsSchema.parse({
   wideAnomaly: values['wide-anomaly'],
   dropout: values.dropout,
   leadLags: values['lead-lags'],
+  leadTop: values['lead-top'],
+  leadTopLags: values['lead-top-lags'],
 });
 
 const log = (line: string): void => {
@@ -227,6 +233,8 @@ const featureOptions = Object.fromEntries(
     wideAnomaly: opts.wideAnomaly === undefined ? undefined : opts.wideAnomaly === 'on',
     dropout: opts.dropout,
     leadLags: opts.leadLags,
+    leadTop: opts.leadTop,
+    leadTopLags: opts.leadTopLags,
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

@@ -80,6 +80,15 @@ describe('wide anomaly', () => {
   });
 });
 
+describe('strongest leaders one by one', () => {
+  it('gives each leader its weight and its readings relative to the road, strongest first; a missing one is zeros', () => {
+    // No lead graph learned: the road graph stands in (equal weights, ties by edge order).
+    const { F, row } = features({ leadTop: 2, leadTopLags: 1 });
+    expect(row(1).slice(F - 4)).toEqual([0.5, 32, 0.5, 24]);
+    expect(row(0).slice(F - 4)).toEqual([1, -32, 0, 0]);
+  });
+});
+
 describe('slot arithmetic', () => {
   it('steps back over midnight and the start of the week', () => {
     expect(advance({ dayOfWeek: 0, slot: 0 }, -1, 288)).toEqual({ dayOfWeek: 6, slot: 287 });

@@ -21,6 +21,8 @@
  *   that departure now two hops out, and over the whole network     (`wideAnomaly`: a bad day)
  *   mean of the neighbours whose changes have led the road's, at the last `leadLags` rows − L
  *   (the lead graph, learned from the training data: which way congestion travels)
+ *   the `leadTop` strongest leaders one by one: their weight, then their readings at the last
+ *   `leadTopLags` rows − L (a missing leader: weight 0, readings equal to L)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
@@ -40,6 +42,8 @@ export const FeatureConfigSchema = z.object({
   anomalyLags: z.number().int().min(0).max(287).default(0),
   wideAnomaly: z.boolean().default(false),
   leadLags: z.number().int().min(0).max(288).default(0),
+  leadTop: z.number().int().min(0).max(16).default(0),
+  leadTopLags: z.number().int().min(1).max(288).default(3),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
@@ -49,7 +53,7 @@ function baseFeatureCount(c: FeatureConfig): number {
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags;
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags + c.leadTop * (1 + c.leadTopLags);
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -61,11 +65,18 @@ export interface FeatureContext {
   readonly historyFallback: Float32Array;
   /** Neighbours weighted by how their changes lead the road's (`leadGraph`); `graph` when none was learned. */
   readonly leadGraph: RoadGraph;
+  /** Per road, its lead-graph edge indices, strongest first. */
+  readonly leadOrder: readonly (readonly number[])[];
 }
 
 export function featureContext(config: FeatureConfig, graph: RoadGraph, history: HistoricalAverage, leadGraph: RoadGraph = graph): FeatureContext {
   if (graph.nodeCount !== history.sensorCount || leadGraph.nodeCount !== graph.nodeCount) throw new Error('graph, lead graph and history disagree on the number of roads');
-  return { config, graph, history, historyFallback: overallMean(history), leadGraph };
+  const leadOrder = Array.from({ length: leadGraph.nodeCount }, (_, j) => {
+    const edges: number[] = [];
+    for (let e = leadGraph.rowStart[j]; e < leadGraph.rowStart[j + 1]; e++) edges.push(e);
+    return edges.sort((a, b) => leadGraph.weight[b] - leadGraph.weight[a] || a - b);
+  });
+  return { config, graph, history, historyFallback: overallMean(history), leadGraph, leadOrder };
 }
 
 /** Reusable buffers, so that building features allocates almost nothing per window. */
@@ -223,6 +234,20 @@ export function writeWindowFeatures(
   for (let r = steps - config.leadLags; r < steps; r++, col++) {
     diffuse(ctx.leadGraph, window.subarray(r * n, (r + 1) * n), scratch.roadDiffused);
     for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j] - window[last + j];
+  }
+  if (config.leadTop > 0) {
+    const lg = ctx.leadGraph;
+    const lags = Math.min(config.leadTopLags, steps);
+    for (let j = 0; j < n; j++) {
+      const L = window[last + j];
+      let o = (outRow + j) * F + col;
+      const leaders = ctx.leadOrder[j];
+      for (let k = 0; k < config.leadTop; k++) {
+        const e = leaders[k];
+        out[o++] = e === undefined ? 0 : lg.weight[e];
+        for (let r = steps - lags; r < steps; r++) out[o++] = e === undefined ? 0 : window[r * n + lg.col[e]] - L;
+      }
+    }
   }
 }
 
