@@ -20,7 +20,6 @@
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
  *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
  *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
- *                            [--road-experts on|off] [--road-expert-penalty λ]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -94,8 +93,6 @@ const OptionsSchema = z.object({
   leadLags: z.coerce.number().int().nonnegative().optional(),
   leadTop: z.coerce.number().int().nonnegative().optional(),
   leadTopLags: z.coerce.number().int().positive().optional(),
-  roadExperts: z.enum(['on', 'off']).optional(),
-  roadExpertPenalty: z.coerce.number().positive().optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -140,8 +137,6 @@ const { values } = parseArgs({
     'lead-lags': { type: 'string' },
     'lead-top': { type: 'string' },
     'lead-top-lags': { type: 'string' },
-    'road-experts': { type: 'string' },
-    'road-expert-penalty': { type: 'string' },
   },
   strict: true,
 });
@@ -173,8 +168,6 @@ const opts = OptionsSchema.parse({
   leadLags: values['lead-lags'],
   leadTop: values['lead-top'],
   leadTopLags: values['lead-top-lags'],
-  roadExperts: values['road-experts'],
-  roadExpertPenalty: values['road-expert-penalty'],
 });
 
 const log = (line: string): void => {
@@ -242,8 +235,6 @@ const featureOptions = Object.fromEntries(
     leadLags: opts.leadLags,
     leadTop: opts.leadTop,
     leadTopLags: opts.leadTopLags,
-    roadExperts: opts.roadExperts === undefined ? undefined : opts.roadExperts === 'on',
-    roadExpertPenalty: opts.roadExpertPenalty,
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

@@ -27,7 +27,6 @@ import {
 } from './features.ts';
 import { accumulate, buildHistoricalAverage, type HistoricalAverage } from './HistoricalAverage.ts';
 import { leadGraph, type RoadGraph } from './RoadGraph.ts';
-import { applyRoadExpert, fitRoadExperts } from './RoadExperts.ts';
 import { fillMissing, isValidReading, sliceRows, timeOfRow, type SensorSeries, type SlotTime } from './series.ts';
 
 export const ForecasterConfigSchema = FeatureConfigSchema.extend({
@@ -192,8 +191,6 @@ interface SampleSet {
   readonly y: Float32Array;
   /** rows: the last (filled) reading, to turn predicted changes back into values. */
   readonly last: Float32Array;
-  /** rows: the road of each row. */
-  readonly road: Int32Array;
   readonly rows: number;
 }
 
@@ -220,7 +217,6 @@ async function buildSamples(
   const x = new Float32Array(origins.length * n * F);
   const y = new Float32Array(origins.length * n * H);
   const last = new Float32Array(origins.length * n);
-  const road = new Int32Array(origins.length * n);
   let rows = 0;
   const windowX = new Float32Array(n * F);
   for (const o of origins) {
@@ -239,11 +235,10 @@ async function buildSamples(
       x.set(windowX.subarray(j * F, (j + 1) * F), rows * F);
       for (let k = 0; k < H; k++) y[rows * H + k] = raw.values[(o + config.horizons[k]) * n + j] - L;
       last[rows] = L;
-      road[rows] = j;
       rows++;
     }
   }
-  return { x: x.subarray(0, rows * F), y: y.subarray(0, rows * H), last: last.subarray(0, rows), road: road.subarray(0, rows), rows };
+  return { x: x.subarray(0, rows * F), y: y.subarray(0, rows * H), last: last.subarray(0, rows), rows };
 }
 
 /** All window origins whose inputs and every target lie inside rows [from, to). */
@@ -444,7 +439,7 @@ export async function trainForecaster(
   const valStart = train.rows - Math.max(1, Math.round(train.rows * opts.validationFraction));
   const history = buildHistoricalAverage(opts.historyFrom === 'all' ? train : sliceRows(train, 0, valStart));
   const filledTrain = config.leadLags > 0 || config.leadTop > 0 ? fillMissing(train) : null;
-  const ctx0 = featureContext(config, graph, history, filledTrain ? leadGraph(graph, filledTrain.values, filledTrain.rows) : graph);
+  const ctx = featureContext(config, graph, history, filledTrain ? leadGraph(graph, filledTrain.values, filledTrain.rows) : graph);
   const inHistory = (row: number): boolean => opts.historyFrom === 'all' || row < valStart;
   const maxH = Math.max(...config.horizons);
   // Fit windows have every target before the validation part; validation windows' targets all
@@ -454,37 +449,10 @@ export async function trainForecaster(
   if (fitOrigins.length === 0 || valOrigins.length === 0) {
     throw new Error(`not enough rows to train: ${train.rows} rows, need well over ${config.inputSteps + maxH}`);
   }
-  const fit = await buildSamples(ctx0, train, fitOrigins, inHistory, opts.yieldBetweenBatches);
-  const val = await buildSamples(ctx0, train, valOrigins, inHistory, opts.yieldBetweenBatches);
+  const fit = await buildSamples(ctx, train, fitOrigins, inHistory, opts.yieldBetweenBatches);
+  const val = await buildSamples(ctx, train, valOrigins, inHistory, opts.yieldBetweenBatches);
   const F = featureCount(config);
   const H = config.horizons.length;
-  // Road experts: fitted on the fit windows; their predictions fill the last columns. On the fit
-  // windows themselves the predictions come from experts fitted without that stretch of time
-  // (5 folds), or the network would learn to trust in-sample fits no unseen window gets.
-  const experts = config.roadExperts ? fitRoadExperts(fit.x, F, F - H, fit.y, H, fit.road, train.sensors.length, config.roadExpertPenalty) : null;
-  if (experts) {
-    const folds = 5;
-    const inputs = F - H;
-    const foldOf = (r: number) => Math.min(folds - 1, Math.floor((r * folds) / fit.rows));
-    const outOfFold = new Float32Array(fit.rows * H);
-    for (let k = 0; k < folds; k++) {
-      const rest: number[] = [];
-      for (let r = 0; r < fit.rows; r++) if (foldOf(r) !== k) rest.push(r);
-      const xs = new Float32Array(rest.length * F);
-      const ys = new Float32Array(rest.length * H);
-      const roads = new Int32Array(rest.length);
-      rest.forEach((r, i) => {
-        xs.set(fit.x.subarray(r * F, (r + 1) * F), i * F);
-        ys.set(fit.y.subarray(r * H, (r + 1) * H), i * H);
-        roads[i] = fit.road[r];
-      });
-      const e = fitRoadExperts(xs, F, inputs, ys, H, roads, train.sensors.length, config.roadExpertPenalty);
-      for (let r = 0; r < fit.rows; r++) if (foldOf(r) === k) applyRoadExpert(e, fit.road[r], fit.x, r * F, outOfFold, r * H);
-    }
-    for (let r = 0; r < fit.rows; r++) fit.x.set(outOfFold.subarray(r * H, (r + 1) * H), r * F + inputs);
-    for (let r = 0; r < val.rows; r++) applyRoadExpert(experts, val.road[r], val.x, r * F, val.x, r * F + inputs);
-  }
-  const ctx = experts ? featureContext(config, graph, history, ctx0.leadGraph, experts) : ctx0;
   const featureScaler = fitStandardiser(fit.x, F);
   const fitted = fitStandardiser(fit.y, H);
   const weights = opts.horizonWeights ?? config.horizons.map(() => 1);
@@ -587,7 +555,7 @@ export async function trainForecaster(
   } else if (opts.historyFrom === 'fit') {
     // Without fold-in the history must still cover every training row.
     const all = buildHistoricalAverage(train);
-    forecaster = { ...selected, history: all, features: featureContext(config, graph, all, ctx.leadGraph, ctx.experts) };
+    forecaster = { ...selected, history: all, features: featureContext(config, graph, all, ctx.leadGraph) };
   }
   return {
     forecaster,
@@ -719,7 +687,7 @@ export async function updateForecaster(
   const historyRows = opts.historyRows ?? opts.contextRows;
   if (historyRows > recent.rows) throw new Error('update: historyRows exceeds the rows given');
   const history = opts.addToHistory && historyRows < recent.rows ? accumulate(f.history, sliceRows(recent, historyRows, recent.rows)) : f.history;
-  const ctx = opts.addToHistory ? featureContext(f.config, f.graph, history, f.features.leadGraph, f.features.experts) : f.features;
+  const ctx = opts.addToHistory ? featureContext(f.config, f.graph, history, f.features.leadGraph) : f.features;
   const origins = windowOrigins(f.config, 0, recent.rows).filter((o) => o + 1 >= opts.contextRows);
   if (origins.length === 0) throw new Error('update: not enough rows for one training window');
   const set = await buildSamples(ctx, recent, origins, () => true, opts.yieldBetweenBatches);

@@ -23,12 +23,9 @@
  *   (the lead graph, learned from the training data: which way congestion travels)
  *   the `leadTop` strongest leaders one by one: their weight, then their readings at the last
  *   `leadTopLags` rows − L (a missing leader: weight 0, readings equal to L)
- *   the road's own expert's predicted change at each horizon, from all the columns above
- *   (`roadExperts`, RoadExperts.ts; 0 where the road has no expert)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
-import { applyRoadExpert, type RoadExperts } from './RoadExperts.ts';
 import { diffuse, type RoadGraph } from './RoadGraph.ts';
 import { advance, isWeekend, type SlotTime } from './series.ts';
 
@@ -47,9 +44,6 @@ export const FeatureConfigSchema = z.object({
   leadLags: z.number().int().min(0).max(288).default(0),
   leadTop: z.number().int().min(0).max(16).default(0),
   leadTopLags: z.number().int().min(1).max(288).default(3),
-  roadExperts: z.boolean().default(false),
-  /** Ridge penalty of the road experts (per sample, on standardised inputs). */
-  roadExpertPenalty: z.number().positive().default(0.1),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
@@ -59,7 +53,7 @@ function baseFeatureCount(c: FeatureConfig): number {
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags + c.leadTop * (1 + c.leadTopLags) + (c.roadExperts ? c.horizons.length : 0);
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags + c.leadTop * (1 + c.leadTopLags);
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -73,27 +67,16 @@ export interface FeatureContext {
   readonly leadGraph: RoadGraph;
   /** Per road, its lead-graph edge indices, strongest first. */
   readonly leadOrder: readonly (readonly number[])[];
-  /** The roads' experts when `config.roadExperts` and they have been fitted. */
-  readonly experts: RoadExperts | null;
 }
 
-export function featureContext(
-  config: FeatureConfig,
-  graph: RoadGraph,
-  history: HistoricalAverage,
-  leadGraph: RoadGraph = graph,
-  experts: RoadExperts | null = null,
-): FeatureContext {
+export function featureContext(config: FeatureConfig, graph: RoadGraph, history: HistoricalAverage, leadGraph: RoadGraph = graph): FeatureContext {
   if (graph.nodeCount !== history.sensorCount || leadGraph.nodeCount !== graph.nodeCount) throw new Error('graph, lead graph and history disagree on the number of roads');
   const leadOrder = Array.from({ length: leadGraph.nodeCount }, (_, j) => {
     const edges: number[] = [];
     for (let e = leadGraph.rowStart[j]; e < leadGraph.rowStart[j + 1]; e++) edges.push(e);
     return edges.sort((a, b) => leadGraph.weight[b] - leadGraph.weight[a] || a - b);
   });
-  if (experts && (experts.roads !== graph.nodeCount || experts.inputs !== featureCount(config) - config.horizons.length)) {
-    throw new Error('road experts do not fit these roads or features');
-  }
-  return { config, graph, history, historyFallback: overallMean(history), leadGraph, leadOrder, experts };
+  return { config, graph, history, historyFallback: overallMean(history), leadGraph, leadOrder };
 }
 
 /** Reusable buffers, so that building features allocates almost nothing per window. */
@@ -264,14 +247,6 @@ export function writeWindowFeatures(
         out[o++] = e === undefined ? 0 : lg.weight[e];
         for (let r = steps - lags; r < steps; r++) out[o++] = e === undefined ? 0 : window[r * n + lg.col[e]] - L;
       }
-    }
-  }
-  if (config.roadExperts) {
-    const inputs = F - H;
-    for (let j = 0; j < n; j++) {
-      const o = (outRow + j) * F;
-      if (ctx.experts) applyRoadExpert(ctx.experts, j, out, o, out, o + inputs);
-      else out.fill(0, o + inputs, o + F);
     }
   }
 }
