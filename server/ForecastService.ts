@@ -98,7 +98,15 @@ const STEP_MINUTES = 5;
 const INPUT_STEPS = 12;
 const HORIZON_STEPS = [1, 2, 3, 6, 9, 12];
 const MAX_HORIZON = Math.max(...HORIZON_STEPS);
-export const FORECAST_MODEL_CONFIG: ForecasterConfigInput = { inputSteps: INPUT_STEPS, horizons: HORIZON_STEPS, neighbourLags: INPUT_STEPS, stepMinutes: STEP_MINUTES, quantity: 'speed' };
+export const FORECAST_MODEL_CONFIG: ForecasterConfigInput = {
+  inputSteps: INPUT_STEPS,
+  horizons: HORIZON_STEPS,
+  neighbourLags: INPUT_STEPS,
+  // As evaluated on Los-loop (DEFAULT_FORECASTER_CONFIG): the neighbours' departure from their usual level.
+  neighbourAnomaly: true,
+  stepMinutes: STEP_MINUTES,
+  quantity: 'speed',
+};
 
 export interface ForecastServiceDeps {
   network: RoadNetwork;
