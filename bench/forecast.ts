@@ -16,7 +16,7 @@
  *                            [--history-from all|fit] [--horizon-weights W,…]
  *                            [--max-epochs N] [--patience N] [--learning-rate LR]
  *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
- *                            [--fold-in-mode replay|recent]
+ *                            [--fold-in-mode replay|recent] [--validation-fraction F] [--keep-epoch best|last]
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
  *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
  *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
@@ -100,6 +100,8 @@ const OptionsSchema = z.object({
   foldInEpochs: z.coerce.number().int().nonnegative().optional(),
   foldInLearningRate: z.coerce.number().positive().optional(),
   foldInMode: z.enum(['recent', 'replay']).optional(),
+  validationFraction: z.coerce.number().min(0.01).max(0.5).optional(),
+  keepEpoch: z.enum(['best', 'last']).optional(),
   /** Per model horizon loss / early-stopping weights (same order as --model-horizons); equal if absent. */
   horizonWeights: z
     .string()
@@ -128,6 +130,8 @@ const { values } = parseArgs({
     'fold-in-learning-rate': { type: 'string' },
     'fold-in-mode': { type: 'string' },
     'horizon-weights': { type: 'string' },
+    'validation-fraction': { type: 'string' },
+    'keep-epoch': { type: 'string' },
     'second-hop-lags': { type: 'string' },
     'neighbour-min-lags': { type: 'string' },
     'neighbour-anomaly': { type: 'string' },
@@ -159,6 +163,8 @@ const opts = OptionsSchema.parse({
   foldInLearningRate: values['fold-in-learning-rate'],
   foldInMode: values['fold-in-mode'],
   horizonWeights: values['horizon-weights'],
+  validationFraction: values['validation-fraction'],
+  keepEpoch: values['keep-epoch'],
   secondHopLags: values['second-hop-lags'],
   neighbourMinLags: values['neighbour-min-lags'],
   neighbourAnomaly: values['neighbour-anomaly'],
@@ -216,6 +222,8 @@ const trainOptions: TrainOptionsInput = {
       foldInEpochs: opts.foldInEpochs,
       foldInLearningRate: opts.foldInLearningRate,
       foldInMode: opts.foldInMode,
+      validationFraction: opts.validationFraction,
+      keepEpoch: opts.keepEpoch,
     }).filter(([, v]) => v !== undefined),
   ),
   maxSeconds: opts.maxSeconds / opts.ensemble,

@@ -89,6 +89,13 @@ describe('strongest leaders one by one', () => {
   });
 });
 
+describe('feature configuration', () => {
+  it('refuses lags that reach back past the input window, naming the field', () => {
+    expect(() => features({ secondHopLags: 3 })).toThrow(/secondHopLags is 3, at most 2/);
+    expect(() => features({ anomalyLags: 2 })).toThrow(/anomalyLags is 2, at most 1/);
+  });
+});
+
 describe('slot arithmetic', () => {
   it('steps back over midnight and the start of the week', () => {
     expect(advance({ dayOfWeek: 0, slot: 0 }, -1, 288)).toEqual({ dayOfWeek: 6, slot: 287 });

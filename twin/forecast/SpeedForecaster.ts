@@ -91,6 +91,11 @@ export const TrainOptionsSchema = z.object({
    * time) or only the 'fit' rows (validation rows join at fold-in).
    */
   historyFrom: z.enum(['all', 'fit']).default('all'),
+  /**
+   * Which weights training ends with: the 'best' epoch on the validation rows, or the 'last'
+   * (with a tiny validationFraction and no fold-in: every row trains the whole schedule).
+   */
+  keepEpoch: z.enum(['best', 'last']).default('best'),
   /** Progress on stderr. */
   progress: z.boolean().default(true),
   /**
@@ -513,7 +518,7 @@ export async function trainForecaster(
       break;
     }
   }
-  if (bestWeights) {
+  if (bestWeights && opts.keepEpoch === 'best') {
     model.setWeights(bestWeights);
     bestWeights.forEach((w) => w.dispose());
   }

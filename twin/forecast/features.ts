@@ -71,6 +71,17 @@ export interface FeatureContext {
 
 export function featureContext(config: FeatureConfig, graph: RoadGraph, history: HistoricalAverage, leadGraph: RoadGraph = graph): FeatureContext {
   if (graph.nodeCount !== history.sensorCount || leadGraph.nodeCount !== graph.nodeCount) throw new Error('graph, lead graph and history disagree on the number of roads');
+  // Lags reach back inside the input window only.
+  for (const [name, lags, max] of [
+    ['neighbourLags', config.neighbourLags, config.inputSteps],
+    ['secondHopLags', config.secondHopLags, config.inputSteps],
+    ['neighbourMinLags', config.neighbourMinLags, config.inputSteps],
+    ['leadLags', config.leadLags, config.inputSteps],
+    ['leadTopLags', config.leadTop > 0 ? config.leadTopLags : 0, config.inputSteps],
+    ['anomalyLags', config.anomalyLags, config.inputSteps - 1],
+  ] as const) {
+    if (lags > max) throw new Error(`feature config: ${name} is ${lags}, at most ${max} with inputSteps ${config.inputSteps}`);
+  }
   const leadOrder = Array.from({ length: leadGraph.nodeCount }, (_, j) => {
     const edges: number[] = [];
     for (let e = leadGraph.rowStart[j]; e < leadGraph.rowStart[j + 1]; e++) edges.push(e);
@@ -237,7 +248,7 @@ export function writeWindowFeatures(
   }
   if (config.leadTop > 0) {
     const lg = ctx.leadGraph;
-    const lags = Math.min(config.leadTopLags, steps);
+    const lags = config.leadTopLags;
     for (let j = 0; j < n; j++) {
       const L = window[last + j];
       let o = (outRow + j) * F + col;
