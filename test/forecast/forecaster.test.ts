@@ -202,3 +202,24 @@ describe('fold-in modes', () => {
     disposeForecaster(replay.forecaster);
   }, 60_000);
 });
+
+describe('optional features in a stored model', () => {
+  it('a model with the lead graph and the neighbours’ departure round-trips with its lead graph and identical predictions', async () => {
+    const { forecaster } = await trainForecaster(
+      trainPart,
+      city.graph,
+      { ...config, neighbourAnomaly: true, leadLags: 2 },
+      { maxEpochs: 2, patience: 2, batchSize: 256, progress: false, foldInEpochs: 0 },
+    );
+    // Learned from the data, not the adjacency itself.
+    expect(forecaster.features.leadGraph).not.toBe(forecaster.graph);
+    const artefact = JSON.parse(JSON.stringify(await forecasterToArtefact(forecaster)));
+    const loaded = await forecasterFromArtefact(artefact);
+    expect(Array.from(loaded.features.leadGraph.col)).toEqual(Array.from(forecaster.features.leadGraph.col));
+    expect(Array.from(loaded.features.leadGraph.weight)).toEqual(Array.from(forecaster.features.leadGraph.weight));
+    const origins = testOrigins(testPart, protocol);
+    expect(Array.from(forecastSeries(loaded, testPart, origins))).toEqual(Array.from(forecastSeries(forecaster, testPart, origins)));
+    disposeForecaster(loaded);
+    disposeForecaster(forecaster);
+  }, 60_000);
+});

@@ -518,8 +518,8 @@ export async function trainForecaster(
       break;
     }
   }
-  if (bestWeights && opts.keepEpoch === 'best') {
-    model.setWeights(bestWeights);
+  if (bestWeights) {
+    if (opts.keepEpoch === 'best') model.setWeights(bestWeights);
     bestWeights.forEach((w) => w.dispose());
   }
   const selected: SpeedForecaster = {
