@@ -20,6 +20,7 @@
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
  *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
  *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
+ *                            [--neighbour-expected on|off] [--lead-anomaly on|off]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -93,6 +94,8 @@ const OptionsSchema = z.object({
   leadLags: z.coerce.number().int().nonnegative().optional(),
   leadTop: z.coerce.number().int().nonnegative().optional(),
   leadTopLags: z.coerce.number().int().positive().optional(),
+  neighbourExpected: z.enum(['on', 'off']).optional(),
+  leadAnomaly: z.enum(['on', 'off']).optional(),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -141,6 +144,8 @@ const { values } = parseArgs({
     'lead-lags': { type: 'string' },
     'lead-top': { type: 'string' },
     'lead-top-lags': { type: 'string' },
+    'neighbour-expected': { type: 'string' },
+    'lead-anomaly': { type: 'string' },
   },
   strict: true,
 });
@@ -174,6 +179,8 @@ const opts = OptionsSchema.parse({
   leadLags: values['lead-lags'],
   leadTop: values['lead-top'],
   leadTopLags: values['lead-top-lags'],
+  neighbourExpected: values['neighbour-expected'],
+  leadAnomaly: values['lead-anomaly'],
 });
 
 const log = (line: string): void => {
@@ -243,6 +250,8 @@ const featureOptions = Object.fromEntries(
     leadLags: opts.leadLags,
     leadTop: opts.leadTop,
     leadTopLags: opts.leadTopLags,
+    neighbourExpected: opts.neighbourExpected === undefined ? undefined : opts.neighbourExpected === 'on',
+    leadAnomaly: opts.leadAnomaly === undefined ? undefined : opts.leadAnomaly === 'on',
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

@@ -89,6 +89,19 @@ describe('strongest leaders one by one', () => {
   });
 });
 
+describe("neighbours' usual change and the leaders' departure", () => {
+  it('mean of the neighbours’ usual level at the target slot minus their readings now; the departure over the lead graph', () => {
+    const { F, row } = features({ neighbourExpected: true, leadAnomaly: true });
+    // Target slot Monday 00:05 has no history: the usual level falls back to the one Monday row.
+    // Usual minus now: −2, 30, −4, 2; road 1's neighbours (−2 − 4) / 2, road 2's (30 + 2) / 2.
+    expect(row(1)[F - 2]).toBeCloseTo(-3);
+    expect(row(2)[F - 2]).toBeCloseTo(16);
+    expect(row(0)[F - 2]).toBeCloseTo(30);
+    // No lead graph learned here: the road graph stands in, so it equals the neighbours' departure.
+    expect(row(2)[F - 1]).toBeCloseTo(-16);
+  });
+});
+
 describe('feature configuration', () => {
   it('refuses lags that reach back past the input window, naming the field', () => {
     expect(() => features({ secondHopLags: 3 })).toThrow(/secondHopLags is 3, at most 2/);

@@ -447,7 +447,7 @@ export async function trainForecaster(
 
   const valStart = train.rows - Math.max(1, Math.round(train.rows * opts.validationFraction));
   const history = buildHistoricalAverage(opts.historyFrom === 'all' ? train : sliceRows(train, 0, valStart));
-  const filledTrain = config.leadLags > 0 || config.leadTop > 0 ? fillMissing(train) : null;
+  const filledTrain = config.leadLags > 0 || config.leadTop > 0 || config.leadAnomaly ? fillMissing(train) : null;
   const ctx = featureContext(config, graph, history, filledTrain ? leadGraph(graph, filledTrain.values, filledTrain.rows) : graph);
   const inHistory = (row: number): boolean => opts.historyFrom === 'all' || row < valStart;
   const maxH = Math.max(...config.horizons);

@@ -23,6 +23,9 @@
  *   (the lead graph, learned from the training data: which way congestion travels)
  *   the `leadTop` strongest leaders one by one: their weight, then their readings at the last
  *   `leadTopLags` rows − L (a missing leader: weight 0, readings equal to L)
+ *   the neighbours' usual change: mean of their day-type means at each target slot minus their
+ *   readings now (`neighbourExpected`: is the area about to slow down, as most days)
+ *   the leading neighbours' departure from their usual level now (`leadAnomaly`)
  */
 import { z } from 'zod';
 import { hierarchicalMean, overallMean, type HistoricalAverage } from './HistoricalAverage.ts';
@@ -44,6 +47,8 @@ export const FeatureConfigSchema = z.object({
   leadLags: z.number().int().min(0).max(288).default(0),
   leadTop: z.number().int().min(0).max(16).default(0),
   leadTopLags: z.number().int().min(1).max(288).default(3),
+  neighbourExpected: z.boolean().default(false),
+  leadAnomaly: z.boolean().default(false),
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
@@ -53,7 +58,7 @@ function baseFeatureCount(c: FeatureConfig): number {
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags + c.leadTop * (1 + c.leadTopLags);
+  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags + c.leadTop * (1 + c.leadTopLags) + (c.neighbourExpected ? c.horizons.length : 0) + (c.leadAnomaly ? 1 : 0);
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -169,8 +174,17 @@ export function writeWindowFeatures(
       }
     }
   };
+  const expectedCol = F - (config.leadAnomaly ? 1 : 0) - (config.neighbourExpected ? H : 0);
   config.horizons.forEach((h, k) => {
     writeMeans(advance(originTime, h, spd), historyRow(h), historyBase + k, historyBase + H + k);
+    if (config.neighbourExpected) {
+      for (let j = 0; j < n; j++) {
+        const m = scratch.typeMean[j];
+        scratch.roadValues[j] = Number.isNaN(m) ? 0 : m - window[last + j];
+      }
+      diffuse(ctx.graph, scratch.roadValues, scratch.roadDiffused);
+      for (let j = 0; j < n; j++) out[(outRow + j) * F + expectedCol + k] = scratch.roadDiffused[j];
+    }
   });
   writeMeans(originTime, historyRow(0), historyBase + 2 * H, -1);
 
@@ -178,10 +192,14 @@ export function writeWindowFeatures(
   // day-type means from the last writeMeans), read before the optional groups reuse the scratch.
   let col = baseFeatureCount(config) + config.secondHopLags + config.neighbourMinLags;
   const anomaly = scratch.anomalyNow;
-  if (config.neighbourAnomaly || config.wideAnomaly) {
+  if (config.neighbourAnomaly || config.wideAnomaly || config.leadAnomaly) {
     for (let j = 0; j < n; j++) {
       const m = scratch.typeMean[j];
       anomaly[j] = Number.isNaN(m) ? 0 : window[last + j] - m;
+    }
+    if (config.leadAnomaly) {
+      diffuse(ctx.leadGraph, anomaly, scratch.roadDiffused);
+      for (let j = 0; j < n; j++) out[(outRow + j) * F + F - 1] = scratch.roadDiffused[j];
     }
     diffuse(ctx.graph, anomaly, scratch.roadDiffused);
   }
