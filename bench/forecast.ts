@@ -21,6 +21,7 @@
  *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
  *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
  *                            [--neighbour-expected on|off] [--lead-anomaly on|off]
+ *                            [--member-features '[{"leadLags":3},{}]']  (per member, cycled)
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -40,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { initForecastBackend } from '../twin/forecast/backend.ts';
+import { FeatureConfigSchema } from '../twin/forecast/features.ts';
 import { historicalAverageForecasts, persistenceForecasts, scoreForecasts, scorePooled, stepsUpTo, testOrigins } from '../twin/forecast/evaluation.ts';
 import { saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { emptyHistoricalAverage, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
@@ -96,6 +98,19 @@ const OptionsSchema = z.object({
   leadTopLags: z.coerce.number().int().positive().optional(),
   neighbourExpected: z.enum(['on', 'off']).optional(),
   leadAnomaly: z.enum(['on', 'off']).optional(),
+  /** Per-member feature options, JSON array cycled over the members (on top of the common ones). */
+  memberFeatures: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const parsed = z.array(FeatureConfigSchema.partial().strict()).min(1).safeParse(JSON.parse(v));
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `member-features: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
   // Training options: EVALUATED_TRAIN_OPTIONS unless given.
   maxEpochs: z.coerce.number().int().positive().optional(),
   patience: z.coerce.number().int().positive().optional(),
@@ -146,6 +161,7 @@ const { values } = parseArgs({
     'lead-top-lags': { type: 'string' },
     'neighbour-expected': { type: 'string' },
     'lead-anomaly': { type: 'string' },
+    'member-features': { type: 'string' },
   },
   strict: true,
 });
@@ -181,6 +197,7 @@ const opts = OptionsSchema.parse({
   leadTopLags: values['lead-top-lags'],
   neighbourExpected: values['neighbour-expected'],
   leadAnomaly: values['lead-anomaly'],
+  memberFeatures: values['member-features'],
 });
 
 const log = (line: string): void => {
@@ -255,17 +272,26 @@ const featureOptions = Object.fromEntries(
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);
-// Each member gets an equal share of the time budget; members differ only by their seed.
+// Each member gets an equal share of the time budget; members differ by their seed (and by
+// --member-features when given).
 const members: SpeedForecaster[] = [];
 const reports: TrainReport[] = [];
 const trainStarted = performance.now();
 const cpuStarted = process.cpuUsage();
 for (let m = 0; m < opts.ensemble; m++) {
-  if (opts.ensemble > 1) log(`ensemble member ${m + 1}/${opts.ensemble} (seed ${opts.seed + m})`);
+  if (opts.ensemble > 1) log(`ensemble member ${m + 1}/${opts.ensemble} (seed ${opts.seed + m}${opts.memberFeatures ? `, ${JSON.stringify(opts.memberFeatures[m % opts.memberFeatures.length])}` : ''})`);
   const r = await trainForecaster(
     train,
     data.graph,
-    { ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, inputSteps: PROTOCOL.inputSteps, horizons: opts.modelHorizons, seed: opts.seed + m, hiddenUnits: opts.hidden },
+    {
+      ...DEFAULT_FORECASTER_CONFIG,
+      ...featureOptions,
+      ...(opts.memberFeatures?.[m % opts.memberFeatures.length] ?? {}),
+      inputSteps: PROTOCOL.inputSteps,
+      horizons: opts.modelHorizons,
+      seed: opts.seed + m,
+      hiddenUnits: opts.hidden,
+    },
     trainOptions,
   );
   members.push(r.forecaster);
