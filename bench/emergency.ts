@@ -118,6 +118,11 @@ function probe(net: RoadNetwork, flows: ReturnType<typeof importFlows>, times: n
   return out;
 }
 
+/** The ETA the tracker gave once the vehicle was in the field (NaN if none). */
+function etaAtEntry(v: EmergencyRunResult['vehicles'][number]): number {
+  return v.etaHistory.find((h) => h.time >= v.enterTime)?.eta ?? Number.NaN;
+}
+
 function mean(xs: number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
 }
@@ -182,7 +187,7 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
     preemptionsServed: withP.controller.served,
     reroutes: withP.vehicles.reduce((s, v) => s + v.reroutes, 0),
     etaErrorAtEntry: mean(
-      withP.vehicles.filter((v) => Number.isFinite(v.exitTime)).map((v) => Math.abs((v.etaHistory.find((h) => h.time >= v.enterTime)?.eta ?? Number.NaN) - v.exitTime)),
+      withP.vehicles.filter((v) => Number.isFinite(v.exitTime)).map((v) => Math.abs(etaAtEntry(v) - v.exitTime)),
     ),
     wallSeconds: (performance.now() - t0) / 1000,
   };
@@ -204,7 +209,7 @@ function runCase(name: string, roadnetJson: unknown, flowJson: FlowFile, dispatc
           `(fastest free route ${best ? freeTime(best.roads).toFixed(0) : '?'} s), ` +
           `entry wait ${(v.enterTime - v.dispatchTime).toFixed(0)} s, ${roads.length} roads, stopped at red ${v.stepsStoppedAtRed} steps, ` +
           `not green on arrival ${red.length}/${v.arrivals.length}${red.length ? ` (${red.join(', ')})` : ''}, reroutes ${v.reroutes}, ` +
-          `ETA at entry ${((v.etaHistory.find((h) => h.time >= v.enterTime)?.eta ?? Number.NaN) - v.dispatchTime).toFixed(0)} s`,
+          `ETA at entry ${(etaAtEntry(v) - v.dispatchTime).toFixed(0)} s`,
       );
     });
   }

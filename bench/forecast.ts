@@ -63,6 +63,12 @@ import {
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** An on|off switch as a boolean; absent stays absent (the default applies). */
+const onOff = z
+  .enum(['on', 'off'])
+  .optional()
+  .transform((v) => (v === undefined ? undefined : v === 'on'));
+
 const OptionsSchema = z.object({
   data: z.string().min(1).default(resolve(projectRoot, '../shared/data/forecast/los-loop')),
   json: z.boolean().default(false),
@@ -87,17 +93,18 @@ const OptionsSchema = z.object({
     .default('1,2,3,4,5,6,7,8,9,10,11,12')
     .transform((v) => v.split(',').map(Number)),
   // Optional feature groups (twin/forecast/features.ts); DEFAULT_FORECASTER_CONFIG's unless given.
+  // Switches are written on|off.
   secondHopLags: z.coerce.number().int().nonnegative().optional(),
   neighbourMinLags: z.coerce.number().int().nonnegative().optional(),
-  neighbourAnomaly: z.enum(['on', 'off']).optional(),
+  neighbourAnomaly: onOff,
   anomalyLags: z.coerce.number().int().nonnegative().optional(),
-  wideAnomaly: z.enum(['on', 'off']).optional(),
+  wideAnomaly: onOff,
   dropout: z.coerce.number().min(0).max(0.9).optional(),
   leadLags: z.coerce.number().int().nonnegative().optional(),
   leadTop: z.coerce.number().int().nonnegative().optional(),
   leadTopLags: z.coerce.number().int().positive().optional(),
-  neighbourExpected: z.enum(['on', 'off']).optional(),
-  leadAnomaly: z.enum(['on', 'off']).optional(),
+  neighbourExpected: onOff,
+  leadAnomaly: onOff,
   /** Per-member feature options, JSON array cycled over the members (on top of the common ones). */
   memberFeatures: z
     .string()
@@ -260,15 +267,15 @@ const featureOptions = Object.fromEntries(
   Object.entries({
     secondHopLags: opts.secondHopLags,
     neighbourMinLags: opts.neighbourMinLags,
-    neighbourAnomaly: opts.neighbourAnomaly === undefined ? undefined : opts.neighbourAnomaly === 'on',
+    neighbourAnomaly: opts.neighbourAnomaly,
     anomalyLags: opts.anomalyLags,
-    wideAnomaly: opts.wideAnomaly === undefined ? undefined : opts.wideAnomaly === 'on',
+    wideAnomaly: opts.wideAnomaly,
     dropout: opts.dropout,
     leadLags: opts.leadLags,
     leadTop: opts.leadTop,
     leadTopLags: opts.leadTopLags,
-    neighbourExpected: opts.neighbourExpected === undefined ? undefined : opts.neighbourExpected === 'on',
-    leadAnomaly: opts.leadAnomaly === undefined ? undefined : opts.leadAnomaly === 'on',
+    neighbourExpected: opts.neighbourExpected,
+    leadAnomaly: opts.leadAnomaly,
   }).filter(([, v]) => v !== undefined),
 );
 log(`features: ${JSON.stringify({ ...DEFAULT_FORECASTER_CONFIG, ...featureOptions, horizons: undefined })}`);

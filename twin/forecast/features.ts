@@ -52,13 +52,44 @@ export const FeatureConfigSchema = z.object({
 });
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 
-/** Columns before the optional groups. */
-function baseFeatureCount(c: FeatureConfig): number {
-  return c.inputSteps - 1 + 1 + c.neighbourLags + 2 * c.horizons.length + 1 + 3;
+/** First column of each optional group, in the order documented above; `end` is the width. */
+interface FeatureLayout {
+  readonly secondHop: number;
+  readonly neighbourMin: number;
+  readonly neighbourAnomaly: number;
+  readonly anomalyLags: number;
+  readonly wideAnomaly: number;
+  readonly leadLags: number;
+  readonly leadTop: number;
+  readonly neighbourExpected: number;
+  readonly leadAnomaly: number;
+  readonly end: number;
+}
+
+function featureLayout(c: FeatureConfig): FeatureLayout {
+  const widths = {
+    secondHop: c.secondHopLags,
+    neighbourMin: c.neighbourMinLags,
+    neighbourAnomaly: c.neighbourAnomaly ? 1 : 0,
+    anomalyLags: 2 * c.anomalyLags,
+    wideAnomaly: c.wideAnomaly ? 2 : 0,
+    leadLags: c.leadLags,
+    leadTop: c.leadTop * (1 + c.leadTopLags),
+    neighbourExpected: c.neighbourExpected ? c.horizons.length : 0,
+    leadAnomaly: c.leadAnomaly ? 1 : 0,
+  };
+  // The columns before the optional groups.
+  let col = c.inputSteps - 1 + 1 + c.neighbourLags + 2 * c.horizons.length + 1 + 3;
+  const starts = {} as Record<keyof typeof widths, number>;
+  for (const key of Object.keys(widths) as (keyof typeof widths)[]) {
+    starts[key] = col;
+    col += widths[key];
+  }
+  return { ...starts, end: col };
 }
 
 export function featureCount(c: FeatureConfig): number {
-  return baseFeatureCount(c) + c.secondHopLags + c.neighbourMinLags + (c.neighbourAnomaly ? 1 : 0) + 2 * c.anomalyLags + (c.wideAnomaly ? 2 : 0) + c.leadLags + c.leadTop * (1 + c.leadTopLags) + (c.neighbourExpected ? c.horizons.length : 0) + (c.leadAnomaly ? 1 : 0);
+  return featureLayout(c).end;
 }
 
 /** What the features need besides the window; built once per forecaster. */
@@ -70,7 +101,7 @@ export interface FeatureContext {
   readonly historyFallback: Float32Array;
   /** Neighbours weighted by how their changes lead the road's (`leadGraph`); `graph` when none was learned. */
   readonly leadGraph: RoadGraph;
-  /** Per road, its lead-graph edge indices, strongest first. */
+  /** Per road, its lead-graph edge indices, strongest first (only when `leadTop` uses them). */
   readonly leadOrder: readonly (readonly number[])[];
 }
 
@@ -87,11 +118,14 @@ export function featureContext(config: FeatureConfig, graph: RoadGraph, history:
   ] as const) {
     if (lags > max) throw new Error(`feature config: ${name} is ${lags}, at most ${max} with inputSteps ${config.inputSteps}`);
   }
-  const leadOrder = Array.from({ length: leadGraph.nodeCount }, (_, j) => {
-    const edges: number[] = [];
-    for (let e = leadGraph.rowStart[j]; e < leadGraph.rowStart[j + 1]; e++) edges.push(e);
-    return edges.sort((a, b) => leadGraph.weight[b] - leadGraph.weight[a] || a - b);
-  });
+  const leadOrder =
+    config.leadTop > 0
+      ? Array.from({ length: leadGraph.nodeCount }, (_, j) => {
+          const edges: number[] = [];
+          for (let e = leadGraph.rowStart[j]; e < leadGraph.rowStart[j + 1]; e++) edges.push(e);
+          return edges.sort((a, b) => leadGraph.weight[b] - leadGraph.weight[a] || a - b);
+        })
+      : [];
   return { config, graph, history, historyFallback: overallMean(history), leadGraph, leadOrder };
 }
 
@@ -121,6 +155,11 @@ export function diffuseRows(graph: RoadGraph, rows: Float32Array): Float32Array 
   return out;
 }
 
+/** Each road's reading at row offset `at` of `values` minus its usual level `mean` (0 where it has none). */
+function departures(values: Float32Array, at: number, mean: Float32Array, out: Float32Array): void {
+  for (let j = 0; j < out.length; j++) out[j] = Number.isNaN(mean[j]) ? 0 : values[at + j] - mean[j];
+}
+
 /**
  * Writes the n × featureCount features of one window into `out` at row offset `outRow`.
  * `window` and `diffused` hold the last `inputSteps` rows (oldest first, missing readings
@@ -140,10 +179,15 @@ export function writeWindowFeatures(
 ): void {
   const { config, history } = ctx;
   const n = ctx.graph.nodeCount;
-  const F = featureCount(config);
+  const layout = featureLayout(config);
+  const F = layout.end;
   const steps = config.inputSteps;
   const last = (steps - 1) * n;
   const spd = history.slotsPerDay;
+  // Writes one column of every road's row from a per-road array.
+  const writeColumn = (col: number, values: ArrayLike<number>, scale = 1): void => {
+    for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scale * values[j];
+  };
 
   // Temporal and spatial parts.
   for (let j = 0; j < n; j++) {
@@ -174,45 +218,33 @@ export function writeWindowFeatures(
       }
     }
   };
-  const expectedCol = F - (config.leadAnomaly ? 1 : 0) - (config.neighbourExpected ? H : 0);
   config.horizons.forEach((h, k) => {
     writeMeans(advance(originTime, h, spd), historyRow(h), historyBase + k, historyBase + H + k);
     if (config.neighbourExpected) {
-      for (let j = 0; j < n; j++) {
-        const m = scratch.typeMean[j];
-        scratch.roadValues[j] = Number.isNaN(m) ? 0 : m - window[last + j];
-      }
+      // Usual level minus now: the departure with its sign turned (diffusion is linear).
+      departures(window, last, scratch.typeMean, scratch.roadValues);
       diffuse(ctx.graph, scratch.roadValues, scratch.roadDiffused);
-      for (let j = 0; j < n; j++) out[(outRow + j) * F + expectedCol + k] = scratch.roadDiffused[j];
+      writeColumn(layout.neighbourExpected + k, scratch.roadDiffused, -1);
     }
   });
   writeMeans(originTime, historyRow(0), historyBase + 2 * H, -1);
 
-  // Neighbours' departure from their own usual level now (scratch.typeMean holds the origin's
-  // day-type means from the last writeMeans), read before the optional groups reuse the scratch.
-  let col = baseFeatureCount(config) + config.secondHopLags + config.neighbourMinLags;
+  // Departures from the usual level now (scratch.typeMean holds the origin's day-type means from
+  // the last writeMeans), read before the optional groups below reuse the scratch.
   const anomaly = scratch.anomalyNow;
-  if (config.neighbourAnomaly || config.wideAnomaly || config.leadAnomaly) {
-    for (let j = 0; j < n; j++) {
-      const m = scratch.typeMean[j];
-      anomaly[j] = Number.isNaN(m) ? 0 : window[last + j] - m;
-    }
-    if (config.leadAnomaly) {
-      diffuse(ctx.leadGraph, anomaly, scratch.roadDiffused);
-      for (let j = 0; j < n; j++) out[(outRow + j) * F + F - 1] = scratch.roadDiffused[j];
-    }
-    diffuse(ctx.graph, anomaly, scratch.roadDiffused);
+  if (config.neighbourAnomaly || config.wideAnomaly || config.leadAnomaly) departures(window, last, scratch.typeMean, anomaly);
+  if (config.leadAnomaly) {
+    diffuse(ctx.leadGraph, anomaly, scratch.roadDiffused);
+    writeColumn(layout.leadAnomaly, scratch.roadDiffused);
   }
-  if (config.neighbourAnomaly) for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j];
+  if (config.neighbourAnomaly || config.wideAnomaly) diffuse(ctx.graph, anomaly, scratch.roadDiffused);
+  if (config.neighbourAnomaly) writeColumn(layout.neighbourAnomaly, scratch.roadDiffused);
   if (config.wideAnomaly) {
-    const wideCol = col + (config.neighbourAnomaly ? 1 : 0) + 2 * config.anomalyLags;
     diffuse(ctx.graph, scratch.roadDiffused, scratch.roadValues);
     let total = 0;
     for (let j = 0; j < n; j++) total += anomaly[j];
-    for (let j = 0; j < n; j++) {
-      out[(outRow + j) * F + wideCol] = scratch.roadValues[j];
-      out[(outRow + j) * F + wideCol + 1] = total / n;
-    }
+    writeColumn(layout.wideAnomaly, scratch.roadValues);
+    for (let j = 0; j < n; j++) out[(outRow + j) * F + layout.wideAnomaly + 1] = total / n;
   }
 
   // Calendar.
@@ -228,14 +260,13 @@ export function writeWindowFeatures(
   }
 
   // Two hops: the one-hop means diffused once more.
-  col = baseFeatureCount(config);
-  for (let r = steps - config.secondHopLags; r < steps; r++, col++) {
+  for (let r = steps - config.secondHopLags, col = layout.secondHop; r < steps; r++, col++) {
     diffuse(ctx.graph, diffused.subarray(r * n, (r + 1) * n), scratch.roadDiffused);
     for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j] - window[last + j];
   }
   // Slowest neighbour (a road without neighbours: its own reading).
   const g = ctx.graph;
-  for (let r = steps - config.neighbourMinLags; r < steps; r++, col++) {
+  for (let r = steps - config.neighbourMinLags, col = layout.neighbourMin; r < steps; r++, col++) {
     for (let j = 0; j < n; j++) {
       let m = window[r * n + j];
       if (g.rowStart[j] < g.rowStart[j + 1]) {
@@ -245,22 +276,15 @@ export function writeWindowFeatures(
       out[(outRow + j) * F + col] = m - window[last + j];
     }
   }
-  col = baseFeatureCount(config) + config.secondHopLags + config.neighbourMinLags + (config.neighbourAnomaly ? 1 : 0);
-  for (let back = 1; back <= config.anomalyLags; back++, col += 2) {
-    const r = steps - 1 - back;
+  // The road's and its neighbours' departures at earlier rows.
+  for (let back = 1, col = layout.anomalyLags; back <= config.anomalyLags; back++, col += 2) {
     hierarchicalMean(history, ['dayType', 'timeOfDay'], advance(originTime, -back, spd), scratch.typeMean, ctx.historyFallback, scratch.levelScratch, historyRow(-back));
-    for (let j = 0; j < n; j++) {
-      const m = scratch.typeMean[j];
-      scratch.roadValues[j] = Number.isNaN(m) ? 0 : window[r * n + j] - m;
-    }
+    departures(window, (steps - 1 - back) * n, scratch.typeMean, scratch.roadValues);
     diffuse(ctx.graph, scratch.roadValues, scratch.roadDiffused);
-    for (let j = 0; j < n; j++) {
-      out[(outRow + j) * F + col] = scratch.roadValues[j];
-      out[(outRow + j) * F + col + 1] = scratch.roadDiffused[j];
-    }
+    writeColumn(col, scratch.roadValues);
+    writeColumn(col + 1, scratch.roadDiffused);
   }
-  col += config.wideAnomaly ? 2 : 0;
-  for (let r = steps - config.leadLags; r < steps; r++, col++) {
+  for (let r = steps - config.leadLags, col = layout.leadLags; r < steps; r++, col++) {
     diffuse(ctx.leadGraph, window.subarray(r * n, (r + 1) * n), scratch.roadDiffused);
     for (let j = 0; j < n; j++) out[(outRow + j) * F + col] = scratch.roadDiffused[j] - window[last + j];
   }
@@ -269,7 +293,7 @@ export function writeWindowFeatures(
     const lags = config.leadTopLags;
     for (let j = 0; j < n; j++) {
       const L = window[last + j];
-      let o = (outRow + j) * F + col;
+      let o = (outRow + j) * F + layout.leadTop;
       const leaders = ctx.leadOrder[j];
       for (let k = 0; k < config.leadTop; k++) {
         const e = leaders[k];
