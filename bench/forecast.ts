@@ -22,6 +22,8 @@
  *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
  *                            [--neighbour-expected on|off] [--lead-anomaly on|off]
  *                            [--member-features '[{"leadLags":3},{}]']  (per member, cycled)
+ *                            [--online-every N] [--online-epochs N] [--online-learning-rate LR]
+ *                            [--online-replay N]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -42,7 +44,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { initForecastBackend } from '../twin/forecast/backend.ts';
 import { FeatureConfigSchema } from '../twin/forecast/features.ts';
-import { historicalAverageForecasts, persistenceForecasts, scoreForecasts, scorePooled, stepsUpTo, testOrigins } from '../twin/forecast/evaluation.ts';
+import { historicalAverageForecasts, onlineForecasts, persistenceForecasts, scoreForecasts, scorePooled, stepsUpTo, testOrigins } from '../twin/forecast/evaluation.ts';
 import { saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { emptyHistoricalAverage, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
 import { loadLosLoop } from '../twin/forecast/losLoop.ts';
@@ -127,6 +129,14 @@ const OptionsSchema = z.object({
   foldInMode: z.enum(['recent', 'replay']).optional(),
   validationFraction: z.coerce.number().min(0.01).max(0.5).optional(),
   keepEpoch: z.enum(['best', 'last']).optional(),
+  /**
+   * Online evaluation (0: off, the frozen model): every N new test rows join the histories and
+   * the networks are fine-tuned on the windows they complete, as the running service does.
+   */
+  onlineEvery: z.coerce.number().int().nonnegative().default(0),
+  onlineEpochs: z.coerce.number().int().nonnegative().default(3),
+  onlineLearningRate: z.coerce.number().positive().optional(),
+  onlineReplay: z.coerce.number().int().nonnegative().default(0),
   /** Per model horizon loss / early-stopping weights (same order as --model-horizons); equal if absent. */
   horizonWeights: z
     .string()
@@ -169,6 +179,10 @@ const { values } = parseArgs({
     'neighbour-expected': { type: 'string' },
     'lead-anomaly': { type: 'string' },
     'member-features': { type: 'string' },
+    'online-every': { type: 'string' },
+    'online-epochs': { type: 'string' },
+    'online-learning-rate': { type: 'string' },
+    'online-replay': { type: 'string' },
   },
   strict: true,
 });
@@ -205,6 +219,10 @@ const opts = OptionsSchema.parse({
   neighbourExpected: values['neighbour-expected'],
   leadAnomaly: values['lead-anomaly'],
   memberFeatures: values['member-features'],
+  onlineEvery: values['online-every'],
+  onlineEpochs: values['online-epochs'],
+  onlineLearningRate: values['online-learning-rate'],
+  onlineReplay: values['online-replay'],
 });
 
 const log = (line: string): void => {
@@ -230,6 +248,8 @@ const backend = await initForecastBackend();
 log(`backend: ${backend}`);
 const data = await loadLosLoop(opts.data);
 const outer = splitChronological(data.series, PROTOCOL.trainFraction);
+// The record the protocol splits: the whole series, or (inner) its training part.
+const record = opts.inner ? outer.train : data.series;
 const { train, test } = opts.inner ? splitChronological(outer.train, PROTOCOL.trainFraction) : outer;
 if (opts.inner) log('inner protocol: training part only, split again 80/20; the real test part is not read');
 log(`Los-loop: ${data.series.sensors.length} sensors, ${data.series.rows} rows; train ${train.rows} rows, test ${test.rows} rows`);
@@ -320,10 +340,15 @@ const origins = testOrigins(test, PROTOCOL);
 const horizons = [...PROTOCOL.horizons];
 const n = test.sensors.length;
 const stepProtocol = { inputSteps: PROTOCOL.inputSteps, horizons: STEPS };
+const online =
+  opts.onlineEvery > 0
+    ? await onlineForecasts(members, record, train.rows, origins.map((o) => o + train.rows), stepProtocol, { everyRows: opts.onlineEvery, epochs: opts.onlineEpochs, learningRate: opts.onlineLearningRate, replayWindows: opts.onlineReplay })
+    : null;
+if (online) log(`online: ${online.updates} fold-ins of every ${opts.onlineEvery} new rows (${opts.onlineEpochs} epochs each), ${online.updateCpuSeconds.toFixed(1)} s CPU in all`);
 const forecastsBy = {
-  model: pickHorizons(averageForecasts(members.map((f) => forecastSeries(f, test, origins))), opts.modelHorizons, STEPS, n),
+  model: pickHorizons(averageForecasts(online ? online.model : members.map((f) => forecastSeries(f, test, origins))), opts.modelHorizons, STEPS, n),
   persistence: persistenceForecasts(test, origins, stepProtocol),
-  historicalAverage: historicalAverageForecasts(model.history, test, origins, stepProtocol),
+  historicalAverage: online ? online.historicalAverage : historicalAverageForecasts(model.history, test, origins, stepProtocol),
 };
 type Method = keyof typeof forecastsBy;
 const scoresBy = (score: (f: Float32Array) => ErrorMetrics[]): Record<Method, ErrorMetrics[]> => ({
@@ -341,6 +366,8 @@ const result = {
   backend,
   data: opts.data,
   protocol: opts.inner ? 'inner (training part only)' : 'T-GCN 80/20',
+  // null: the trained model is frozen over the test part (the T-GCN convention).
+  online: online ? { everyRows: opts.onlineEvery, epochs: opts.onlineEpochs, learningRate: opts.onlineLearningRate ?? null, replayWindows: opts.onlineReplay, updates: online.updates, updateCpuSeconds: +online.updateCpuSeconds.toFixed(1) } : null,
   training: { ...trainOptions, horizonWeights: undefined },
   historyFrom: opts.historyFrom,
   sensors: data.series.sensors.length,

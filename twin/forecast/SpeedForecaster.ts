@@ -126,7 +126,8 @@ export type TrainOptionsInput = z.input<typeof TrainOptionsSchema>;
 export const EVALUATED_TRAIN_OPTIONS: TrainOptionsInput = { maxEpochs: 12, patience: 12, learningRate: 2e-3, foldInEpochs: 3, foldInMode: 'replay' };
 
 export const UpdateOptionsSchema = z.object({
-  epochs: z.number().int().positive().default(3),
+  /** 0: the new rows only join the history (no fine-tuning). */
+  epochs: z.number().int().nonnegative().default(3),
   /** Leading rows of the update series already in the history: inputs only, never targets. */
   contextRows: z.number().int().nonnegative().default(0),
   /** false when the new rows are already in the history (fine-tuning only). */
@@ -137,6 +138,11 @@ export const UpdateOptionsSchema = z.object({
    */
   historyRows: z.number().int().nonnegative().optional(),
   learningRate: z.number().positive().default(2e-4),
+  /**
+   * Older windows of the series (those before the new ones, all in the history) drawn at random
+   * and trained on beside the new ones, so the network does not drift towards the latest hours.
+   */
+  replayWindows: z.number().int().nonnegative().default(0),
   batchSize: z.number().int().positive().default(512),
   seed: z.number().int().nonnegative().default(7),
   progress: z.boolean().default(false),
@@ -578,9 +584,11 @@ export async function trainForecaster(
 /**
  * Forecasts for many windows of one series (evaluation): for each origin (index of the last
  * input row) and horizon, every road's value; layout [origin][horizon][road].
- * The series' rows must not be part of the forecaster's history (e.g. a test part).
+ * Rows from `historyRows` on must not be part of the forecaster's history (e.g. a test part);
+ * the rows before it are (an online evaluation that has folded them in), so their readings are
+ * left out of the averages as in training.
  */
-export function forecastSeries(f: SpeedForecaster, series: SensorSeries, origins: readonly number[]): Float32Array {
+export function forecastSeries(f: SpeedForecaster, series: SensorSeries, origins: readonly number[], historyRows = 0): Float32Array {
   const n = f.sensors.length;
   const H = f.config.horizons.length;
   const F = featureCount(f.config);
@@ -596,7 +604,8 @@ export function forecastSeries(f: SpeedForecaster, series: SensorSeries, origins
     part.forEach((o, i) => {
       const from = (o - f.config.inputSteps + 1) * n;
       const window = filled.values.subarray(from, (o + 1) * n);
-      writeWindowFeatures(f.features, window, diffuseRows(f.graph, window), timeOfRow(series.grid, o), () => null, scratch, x, i * n);
+      const historyRow = (k: number): Float32Array | null => (o + k < historyRows ? series.values.subarray((o + k) * n, (o + k + 1) * n) : null);
+      writeWindowFeatures(f.features, window, diffuseRows(f.graph, window), timeOfRow(series.grid, o), historyRow, scratch, x, i * n);
       last.set(window.subarray((f.config.inputSteps - 1) * n), i * n);
     });
     standardise(x, f.featureScaler);
@@ -697,8 +706,12 @@ export async function updateForecaster(
   if (historyRows > recent.rows) throw new Error('update: historyRows exceeds the rows given');
   const history = opts.addToHistory && historyRows < recent.rows ? accumulate(f.history, sliceRows(recent, historyRows, recent.rows)) : f.history;
   const ctx = opts.addToHistory ? featureContext(f.config, f.graph, history, f.features.leadGraph) : f.features;
-  const origins = windowOrigins(f.config, 0, recent.rows).filter((o) => o + 1 >= opts.contextRows);
-  if (origins.length === 0) throw new Error('update: not enough rows for one training window');
+  const all = windowOrigins(f.config, 0, recent.rows);
+  const fresh = all.filter((o) => o + 1 >= opts.contextRows);
+  if (fresh.length === 0) throw new Error('update: not enough rows for one training window');
+  const older = all.filter((o) => o + 1 < opts.contextRows);
+  const drawn = seededPermutation(new Mt19937(opts.seed + 1), older.length).subarray(0, Math.min(opts.replayWindows, older.length));
+  const origins = [...Array.from(drawn, (i) => older[i]).sort((a, b) => a - b), ...fresh];
   const set = await buildSamples(ctx, recent, origins, () => true, opts.yieldBetweenBatches);
   const F = featureCount(f.config);
   const H = f.config.horizons.length;

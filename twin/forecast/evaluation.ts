@@ -10,8 +10,8 @@
 import { historicalAverageForecast, type HistoricalAverage } from './HistoricalAverage.ts';
 import { accumulateErrors, finishMetrics, newAccumulator, type ErrorMetrics } from './metrics.ts';
 import { persistenceForecast } from './Persistence.ts';
-import { advance, timeOfRow, type SensorSeries } from './series.ts';
-import { windowOrigins } from './SpeedForecaster.ts';
+import { advance, sliceRows, timeOfRow, type SensorSeries } from './series.ts';
+import { disposeForecaster, forecastSeries, updateForecaster, windowOrigins, type SpeedForecaster } from './SpeedForecaster.ts';
 
 export interface Protocol {
   readonly inputSteps: number;
@@ -89,4 +89,100 @@ export function historicalAverageForecasts(history: HistoricalAverage, test: Sen
     p.horizons.forEach((h, k) => out.set(historicalAverageForecast(history, advance(t, h, history.slotsPerDay)), (i * H + k) * n));
   });
   return out;
+}
+
+export interface OnlineOptions {
+  /** Newly arrived rows are folded in once this many have arrived (the service uses 6). */
+  readonly everyRows: number;
+  /** Fine-tuning epochs per fold-in (the service uses 3). */
+  readonly epochs: number;
+  readonly learningRate?: number;
+  /** Older windows replayed beside the new ones at each fold-in (`UpdateOptions.replayWindows`). */
+  readonly replayWindows?: number;
+}
+
+export interface OnlineResult {
+  /** Per member, forecasts [origin][model horizon][sensor]. */
+  readonly model: Float32Array[];
+  /** The historical average from the same (growing) history, [origin][step][sensor]. */
+  readonly historicalAverage: Float32Array;
+  /** The members after the last fold-in (new objects; the inputs are left as they were). */
+  readonly members: SpeedForecaster[];
+  readonly updates: number;
+  readonly updateCpuSeconds: number;
+}
+
+/**
+ * Forecasts for test windows as the running service makes them: walking forward through the
+ * record, every `everyRows` new rows join the histories and the networks are fine-tuned on the
+ * windows those rows complete (`updateForecaster`, as `ForecastService` does), and each window is
+ * forecast from what was known at its origin only. `series` is the whole record (training part
+ * then test part, `trainRows` rows of training, already in every member's history); `origins`
+ * are rows of `series` at or after `trainRows + inputSteps − 1`, ascending. `steps` are the
+ * historical average's forecast steps.
+ */
+export async function onlineForecasts(
+  members: readonly SpeedForecaster[],
+  series: SensorSeries,
+  trainRows: number,
+  origins: readonly number[],
+  steps: Protocol,
+  options: OnlineOptions,
+): Promise<OnlineResult> {
+  const { inputSteps, horizons } = members[0].config;
+  const maxH = Math.max(...horizons);
+  const n = series.sensors.length;
+  const H = horizons.length;
+  const S = steps.horizons.length;
+  const model = members.map(() => new Float32Array(origins.length * H * n));
+  const historicalAverage = new Float32Array(origins.length * S * n);
+  let current = [...members];
+  let historyEnd = trainRows;
+  // Windows with every target inside the training part were trained on; the rest are new.
+  let nextOrigin = trainRows - maxH;
+  let updates = 0;
+  let updateCpu = 0;
+  let groupStart = 0;
+  const flush = (groupEnd: number): void => {
+    if (groupEnd === groupStart) return;
+    const group = origins.slice(groupStart, groupEnd);
+    current.forEach((f, m) => model[m].set(forecastSeries(f, series, group, historyEnd), groupStart * H * n));
+    historicalAverage.set(historicalAverageForecasts(current[0].history, series, group, steps), groupStart * S * n);
+    groupStart = groupEnd;
+  };
+  for (let i = 0; i < origins.length; i++) {
+    const end = origins[i] + 1; // rows [0, end) are known at this origin
+    if (origins[i] < trainRows + inputSteps - 1 || (i > 0 && origins[i] <= origins[i - 1])) throw new Error('online: origins must be test origins, ascending');
+    const lastOrigin = end - 1 - maxH;
+    if (end - historyEnd < options.everyRows || lastOrigin < nextOrigin) continue;
+    flush(i);
+    // With replay, every earlier row is offered (windows drawn from them); else just the context.
+    const from = options.replayWindows ? 0 : nextOrigin - inputSteps + 1;
+    const recent = sliceRows(series, from, end);
+    const cpu0 = process.cpuUsage();
+    const next: SpeedForecaster[] = [];
+    for (const f of current) {
+      const { forecaster } = await updateForecaster(f, recent, {
+        epochs: options.epochs,
+        ...(options.learningRate === undefined ? {} : { learningRate: options.learningRate }),
+        // The new windows (origin ≥ nextOrigin) are those whose targets all lie past contextRows.
+        contextRows: nextOrigin - from + 1,
+        historyRows: historyEnd - from,
+        addToHistory: true,
+        replayWindows: options.replayWindows ?? 0,
+      });
+      next.push(forecaster);
+    }
+    const used = process.cpuUsage(cpu0);
+    updateCpu += (used.user + used.system) / 1e6;
+    current.forEach((f) => {
+      if (!members.includes(f)) disposeForecaster(f);
+    });
+    current = next;
+    historyEnd = end;
+    nextOrigin = lastOrigin + 1;
+    updates++;
+  }
+  flush(origins.length);
+  return { model, historicalAverage, members: current, updates, updateCpuSeconds: updateCpu };
 }
