@@ -23,7 +23,7 @@
  *                            [--neighbour-expected on|off] [--lead-anomaly on|off]
  *                            [--member-features '[{"leadLags":3},{}]']  (per member, cycled)
  *                            [--online-every N] [--online-epochs N] [--online-learning-rate LR]
- *                            [--online-replay N]
+ *                            [--online-replay R] [--online-replay-rows N] [--cold-start]
  *
  * Training options default to EVALUATED_TRAIN_OPTIONS, the optional feature groups to
  * DEFAULT_FORECASTER_CONFIG (twin/forecast/SpeedForecaster.ts, twin/forecast/features.ts).
@@ -50,14 +50,17 @@ import { emptyHistoricalAverage, type HistoricalAverage } from '../twin/forecast
 import { loadLosLoop } from '../twin/forecast/losLoop.ts';
 import type { ErrorMetrics } from '../twin/forecast/metrics.ts';
 import { graphFromEdges, type Edge } from '../twin/forecast/RoadGraph.ts';
-import { splitChronological, type SensorSeries, type SlotTime } from '../twin/forecast/series.ts';
+import { sliceRows, splitChronological, type SensorSeries, type SlotTime } from '../twin/forecast/series.ts';
+import { FORECAST_MODEL_CONFIG, ForecastServiceOptionsSchema, firstTrainingOptions, UPDATE_POLICY } from '../server/ForecastService.ts';
 import {
   DEFAULT_FORECASTER_CONFIG,
   EVALUATED_TRAIN_OPTIONS,
   forecast,
   forecastSeries,
   trainForecaster,
+  windowOrigins,
   withRoads,
+  type FoldInPolicy,
   type SpeedForecaster,
   type TrainOptionsInput,
   type TrainReport,
@@ -131,12 +134,20 @@ const OptionsSchema = z.object({
   keepEpoch: z.enum(['best', 'last']).optional(),
   /**
    * Online evaluation (0: off, the frozen model): every N new test rows join the histories and
-   * the networks are fine-tuned on the windows they complete, as the running service does.
+   * the networks are fine-tuned on the windows they complete, as the running service does, by
+   * the service's policy (UPDATE_POLICY) unless the options below say otherwise.
    */
   onlineEvery: z.coerce.number().int().nonnegative().default(0),
-  onlineEpochs: z.coerce.number().int().nonnegative().default(3),
-  onlineLearningRate: z.coerce.number().positive().optional(),
-  onlineReplay: z.coerce.number().int().nonnegative().default(0),
+  onlineEpochs: z.coerce.number().int().nonnegative().default(UPDATE_POLICY.epochs),
+  onlineLearningRate: z.coerce.number().positive().default(UPDATE_POLICY.learningRate),
+  /** Older windows replayed per new window. */
+  onlineReplay: z.coerce.number().nonnegative().default(UPDATE_POLICY.replayPerNewWindow),
+  onlineReplayRows: z.coerce.number().int().nonnegative().default(UPDATE_POLICY.replayRows),
+  /**
+   * The service's life on this record: its small model trained from the first rows
+   * (`trainAfterRows`), then online through the rest; scored on the same test windows.
+   */
+  coldStart: z.boolean().default(false),
   /** Per model horizon loss / early-stopping weights (same order as --model-horizons); equal if absent. */
   horizonWeights: z
     .string()
@@ -183,6 +194,8 @@ const { values } = parseArgs({
     'online-epochs': { type: 'string' },
     'online-learning-rate': { type: 'string' },
     'online-replay': { type: 'string' },
+    'online-replay-rows': { type: 'string' },
+    'cold-start': { type: 'boolean' },
   },
   strict: true,
 });
@@ -223,6 +236,8 @@ const opts = OptionsSchema.parse({
   onlineEpochs: values['online-epochs'],
   onlineLearningRate: values['online-learning-rate'],
   onlineReplay: values['online-replay'],
+  onlineReplayRows: values['online-replay-rows'],
+  coldStart: values['cold-start'],
 });
 
 const log = (line: string): void => {
@@ -305,7 +320,21 @@ const members: SpeedForecaster[] = [];
 const reports: TrainReport[] = [];
 const trainStarted = performance.now();
 const cpuStarted = process.cpuUsage();
-for (let m = 0; m < opts.ensemble; m++) {
+// Cold start: the service's model, trained as the service trains it once it has enough rows.
+const serviceDefaults = ForecastServiceOptionsSchema.parse({});
+const coldRows = serviceDefaults.trainAfterRows;
+if (opts.coldStart) {
+  log(`cold start: the service's model (${serviceDefaults.hiddenUnits.join(' × ')} units) trained on the first ${coldRows} rows, then online every ${opts.onlineEvery || serviceDefaults.updateEveryRows} rows`);
+  const r = await trainForecaster(
+    sliceRows(record, 0, coldRows),
+    data.graph,
+    { ...FORECAST_MODEL_CONFIG, horizons: opts.modelHorizons, seed: opts.seed, hiddenUnits: serviceDefaults.hiddenUnits },
+    { ...firstTrainingOptions(coldRows, serviceDefaults.trainSeconds), budgetClock: opts.budgetClock },
+  );
+  members.push(r.forecaster);
+  reports.push(r.report);
+}
+for (let m = 0; m < (opts.coldStart ? 0 : opts.ensemble); m++) {
   if (opts.ensemble > 1) log(`ensemble member ${m + 1}/${opts.ensemble} (seed ${opts.seed + m}${opts.memberFeatures ? `, ${JSON.stringify(opts.memberFeatures[m % opts.memberFeatures.length])}` : ''})`);
   const r = await trainForecaster(
     train,
@@ -340,11 +369,21 @@ const origins = testOrigins(test, PROTOCOL);
 const horizons = [...PROTOCOL.horizons];
 const n = test.sensors.length;
 const stepProtocol = { inputSteps: PROTOCOL.inputSteps, horizons: STEPS };
-const online =
-  opts.onlineEvery > 0
-    ? await onlineForecasts(members, record, train.rows, origins.map((o) => o + train.rows), stepProtocol, { everyRows: opts.onlineEvery, epochs: opts.onlineEpochs, learningRate: opts.onlineLearningRate, replayWindows: opts.onlineReplay })
-    : null;
-if (online) log(`online: ${online.updates} fold-ins of every ${opts.onlineEvery} new rows (${opts.onlineEpochs} epochs each), ${online.updateCpuSeconds.toFixed(1)} s CPU in all`);
+const onlineEvery = opts.coldStart && opts.onlineEvery === 0 ? serviceDefaults.updateEveryRows : opts.onlineEvery;
+const policy: FoldInPolicy = { epochs: opts.onlineEpochs, learningRate: opts.onlineLearningRate, replayPerNewWindow: opts.onlineReplay, replayRows: opts.onlineReplayRows };
+const online = onlineEvery > 0 ? await runOnline() : null;
+if (online) log(`online: ${online.updates} fold-ins of every ${onlineEvery} new rows (${JSON.stringify(policy)}), ${online.updateCpuSeconds.toFixed(1)} s CPU in all`);
+
+/** Online forecasts of the test windows; a cold start walks (and forecasts) every window from its first row on. */
+async function runOnline(): Promise<{ model: Float32Array[]; historicalAverage: Float32Array; updates: number; updateCpuSeconds: number }> {
+  const start = opts.coldStart ? coldRows : train.rows;
+  const walk = windowOrigins(stepProtocol, start, record.rows);
+  const r = await onlineForecasts(members, record, start, walk, stepProtocol, { everyRows: onlineEvery, policy });
+  // The test windows' rows of the walk's [origin][step][road] forecasts.
+  const first = walk.indexOf(origins[0] + train.rows);
+  const pick = (f: Float32Array, steps: number) => f.slice(first * steps * n, (first + origins.length) * steps * n);
+  return { model: r.model.map((f) => pick(f, opts.modelHorizons.length)), historicalAverage: pick(r.historicalAverage, STEPS.length), updates: r.updates, updateCpuSeconds: r.updateCpuSeconds };
+}
 const forecastsBy = {
   model: pickHorizons(averageForecasts(online ? online.model : members.map((f) => forecastSeries(f, test, origins))), opts.modelHorizons, STEPS, n),
   persistence: persistenceForecasts(test, origins, stepProtocol),
@@ -367,7 +406,8 @@ const result = {
   data: opts.data,
   protocol: opts.inner ? 'inner (training part only)' : 'T-GCN 80/20',
   // null: the trained model is frozen over the test part (the T-GCN convention).
-  online: online ? { everyRows: opts.onlineEvery, epochs: opts.onlineEpochs, learningRate: opts.onlineLearningRate ?? null, replayWindows: opts.onlineReplay, updates: online.updates, updateCpuSeconds: +online.updateCpuSeconds.toFixed(1) } : null,
+  coldStart: opts.coldStart ? { rows: coldRows, hiddenUnits: serviceDefaults.hiddenUnits } : null,
+  online: online ? { everyRows: onlineEvery, ...policy, updates: online.updates, updateCpuSeconds: +online.updateCpuSeconds.toFixed(1) } : null,
   training: { ...trainOptions, horizonWeights: undefined },
   historyFrom: opts.historyFrom,
   sensors: data.series.sensors.length,

@@ -26,11 +26,13 @@ import type { RoadGraph } from '../twin/forecast/RoadGraph.ts';
 import { advance, isValidReading } from '../twin/forecast/series.ts';
 import {
   disposeForecaster,
+  foldInNewWindows,
   forecastWindow,
   trainForecaster,
-  updateForecaster,
+  type FoldInPolicy,
   type ForecasterConfigInput,
   type SpeedForecaster,
+  type TrainOptionsInput,
 } from '../twin/forecast/SpeedForecaster.ts';
 import type { Db } from './db/Database.ts';
 import { forecasts as forecastsTable, modelArtifacts } from './db/schema.ts';
@@ -107,6 +109,22 @@ export const FORECAST_MODEL_CONFIG: ForecasterConfigInput = {
   stepMinutes: STEP_MINUTES,
   quantity: 'speed',
 };
+
+/**
+ * The first training, from the few rows recorded so far: the last fifth (at least 13 rows: one
+ * 60-minute window needs 12 after its origin) judges the epochs, then it is folded in.
+ */
+export function firstTrainingOptions(rows: number, maxSeconds: number): TrainOptionsInput {
+  return { maxEpochs: 30, patience: 5, batchSize: 256, validationFraction: Math.min(0.5, Math.max(0.2, 13 / rows)), foldInEpochs: 2, maxSeconds, progress: false };
+}
+
+/**
+ * Incremental updates: the windows completed since the last update, fine-tuned on beside older
+ * windows drawn from the last `replayRows` recorded rows. Fine-tuning on the new windows alone
+ * pulls the network towards the latest hours: on Los-loop, run online as the service runs,
+ * that made forecasts worse than never updating (twin/forecast/README.md, "Online").
+ */
+export const UPDATE_POLICY: FoldInPolicy = { epochs: 3, learningRate: 2e-4, replayPerNewWindow: 16, replayRows: 2016 };
 
 export interface ForecastServiceDeps {
   network: RoadNetwork;
@@ -383,9 +401,7 @@ export class ForecastService {
           series,
           this.graph,
           { ...FORECAST_MODEL_CONFIG, hiddenUnits: this.options.hiddenUnits },
-          // Few rows: the last fifth, at least 13 (one 60-minute window needs 12 after its origin),
-          // judge the epochs, then they are folded in.
-          { maxEpochs: 30, patience: 5, batchSize: 256, validationFraction: Math.min(0.5, Math.max(0.2, 13 / series.rows)), foldInEpochs: 2, maxSeconds: this.options.trainSeconds, progress: false, yieldBetweenBatches: true },
+          { ...firstTrainingOptions(series.rows, this.options.trainSeconds), yieldBetweenBatches: true },
         );
         return forecaster;
       }, end, end - maxH);
@@ -397,14 +413,8 @@ export class ForecastService {
     if (lastOrigin < firstOrigin || end - Math.max(this.historyEnd, this.recorder.firstRow) < this.options.updateEveryRows) return;
     const current = this.forecaster;
     this.runTraining(simTime, async () => {
-      const from = firstOrigin - inputSteps + 1;
-      const { forecaster } = await updateForecaster(current, this.recorder.series(from, end), {
-        epochs: 3,
-        contextRows: inputSteps - 1,
-        historyRows: Math.max(0, Math.min(end, this.historyEnd) - from),
-        addToHistory: true,
-        yieldBetweenBatches: true,
-      });
+      const from = Math.max(this.recorder.firstRow, firstOrigin - inputSteps + 1 - UPDATE_POLICY.replayRows);
+      const { forecaster } = await foldInNewWindows(current, this.recorder.series(from, end), firstOrigin - from, this.historyEnd - from, UPDATE_POLICY, { yieldBetweenBatches: true });
       return forecaster;
     }, end, lastOrigin + 1);
   }

@@ -25,11 +25,14 @@ beforeAll(async () => {
 
 afterAll(() => disposeForecaster(trained));
 
+// The new windows alone (no replay), at the updates' usual learning rate.
+const fineTuneOnly = (epochs: number) => ({ epochs, learningRate: 2e-4, replayPerNewWindow: 0, replayRows: 0 });
+
 const historyTotal = (f: SpeedForecaster): number => f.history.count.reduce((s, c) => s + c, 0);
 
 describe('online evaluation (forecasts as the running service makes them)', () => {
   it('without a fold-in it is the frozen model', async () => {
-    const online = await onlineForecasts([trained], city.series, trainRows, origins, steps, { everyRows: 10_000, epochs: 3 });
+    const online = await onlineForecasts([trained], city.series, trainRows, origins, steps, { everyRows: 10_000, policy: fineTuneOnly(3) });
     expect(online.updates).toBe(0);
     expect(Array.from(online.model[0])).toEqual(Array.from(forecastSeries(trained, city.series, origins)));
     expect(Array.from(online.historicalAverage)).toEqual(Array.from(historicalAverageForecasts(trained.history, city.series, origins, steps)));
@@ -38,7 +41,7 @@ describe('online evaluation (forecasts as the running service makes them)', () =
   it('folds in every 6 new rows, grows the history, and leaves the given members untouched', async () => {
     const weights = trained.model.getWeights().map((w) => Array.from(w.dataSync()));
     const countBefore = historyTotal(trained);
-    const online = await onlineForecasts([trained], city.series, trainRows, origins, steps, { everyRows: 6, epochs: 1 });
+    const online = await onlineForecasts([trained], city.series, trainRows, origins, steps, { everyRows: 6, policy: fineTuneOnly(1) });
     // Rows known at the first origin: 968 (8 new); then a fold-in each time 6 more have arrived.
     const lastEnd = origins[origins.length - 1] + 1;
     const ends = [];
@@ -59,7 +62,7 @@ describe('online evaluation (forecasts as the running service makes them)', () =
     // Everything after the cut: slower by a third (a jam the forecasts at earlier origins cannot know).
     for (let i = (cut + 1) * n; i < changed.values.length; i++) changed.values[i] *= 0.67;
     // A fold-in at every origin, so one that read a row too far would show at the cut.
-    const options = { everyRows: 1, epochs: 1 };
+    const options = { everyRows: 1, policy: { ...fineTuneOnly(1), replayPerNewWindow: 2 } };
     const a = await onlineForecasts([trained], city.series, trainRows, origins, steps, options);
     const b = await onlineForecasts([trained], changed, trainRows, origins, steps, options);
     const upTo = (origins.indexOf(cut) + 1) * H * n;
@@ -70,8 +73,8 @@ describe('online evaluation (forecasts as the running service makes them)', () =
   }, 60_000);
 
   it('refuses origins inside the training part or out of order', async () => {
-    await expect(onlineForecasts([trained], city.series, trainRows, [trainRows - 1], steps, { everyRows: 6, epochs: 1 })).rejects.toThrow(/test origins/);
-    await expect(onlineForecasts([trained], city.series, trainRows, [origins[5], origins[4]], steps, { everyRows: 6, epochs: 1 })).rejects.toThrow(/ascending/);
+    await expect(onlineForecasts([trained], city.series, trainRows, [trainRows - 1], steps, { everyRows: 6, policy: fineTuneOnly(1) })).rejects.toThrow(/test origins/);
+    await expect(onlineForecasts([trained], city.series, trainRows, [origins[5], origins[4]], steps, { everyRows: 6, policy: fineTuneOnly(1) })).rejects.toThrow(/ascending/);
   });
 });
 

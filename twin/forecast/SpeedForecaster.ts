@@ -742,6 +742,49 @@ export async function updateForecaster(
   };
 }
 
+/** How a running forecaster folds in new rows (the service's policy; the online evaluation's). */
+export interface FoldInPolicy {
+  readonly epochs: number;
+  readonly learningRate: number;
+  /** Older windows replayed per new window (0: the new windows only). */
+  readonly replayPerNewWindow: number;
+  /** How far back (rows before the first new window's inputs) replayed windows are drawn from. */
+  readonly replayRows: number;
+}
+
+/**
+ * Folds the newly completed windows of `series` into `f` by `policy`: windows with origins from
+ * `firstOrigin` on whose targets are all in `series` (row indices of `series`) are fine-tuned on,
+ * beside older windows drawn from the `replayRows` rows before; rows from `historyEnd` on join
+ * the history. Returns the new forecaster and the origin after the last window trained on.
+ */
+export async function foldInNewWindows(
+  f: SpeedForecaster,
+  series: SensorSeries,
+  firstOrigin: number,
+  historyEnd: number,
+  policy: FoldInPolicy,
+  options: { seed?: number; yieldBetweenBatches?: boolean } = {},
+): Promise<{ forecaster: SpeedForecaster; nextOrigin: number }> {
+  const { inputSteps, horizons } = f.config;
+  const lastOrigin = series.rows - 1 - Math.max(...horizons);
+  if (lastOrigin < firstOrigin) throw new Error('fold-in: no completed window');
+  const replay = policy.replayPerNewWindow > 0;
+  const from = Math.max(0, firstOrigin - inputSteps + 1 - (replay ? policy.replayRows : 0));
+  const { forecaster } = await updateForecaster(f, sliceRows(series, from, series.rows), {
+    epochs: policy.epochs,
+    learningRate: policy.learningRate,
+    // The new windows (origin ≥ firstOrigin) are those whose targets all lie past contextRows.
+    contextRows: firstOrigin - from + 1,
+    historyRows: Math.max(0, Math.min(series.rows, historyEnd) - from),
+    addToHistory: true,
+    replayWindows: Math.round(policy.replayPerNewWindow * (lastOrigin - firstOrigin + 1)),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    yieldBetweenBatches: options.yieldBetweenBatches ?? false,
+  });
+  return { forecaster, nextOrigin: lastOrigin + 1 };
+}
+
 /** Releases the model's tensors. */
 export function disposeForecaster(f: SpeedForecaster): void {
   f.model.dispose();

@@ -11,7 +11,7 @@ import { historicalAverageForecast, type HistoricalAverage } from './HistoricalA
 import { accumulateErrors, finishMetrics, newAccumulator, type ErrorMetrics } from './metrics.ts';
 import { persistenceForecast } from './Persistence.ts';
 import { advance, sliceRows, timeOfRow, type SensorSeries } from './series.ts';
-import { disposeForecaster, forecastSeries, updateForecaster, windowOrigins, type SpeedForecaster } from './SpeedForecaster.ts';
+import { disposeForecaster, foldInNewWindows, forecastSeries, windowOrigins, type FoldInPolicy, type SpeedForecaster } from './SpeedForecaster.ts';
 
 export interface Protocol {
   readonly inputSteps: number;
@@ -94,11 +94,7 @@ export function historicalAverageForecasts(history: HistoricalAverage, test: Sen
 export interface OnlineOptions {
   /** Newly arrived rows are folded in once this many have arrived (the service uses 6). */
   readonly everyRows: number;
-  /** Fine-tuning epochs per fold-in (the service uses 3). */
-  readonly epochs: number;
-  readonly learningRate?: number;
-  /** Older windows replayed beside the new ones at each fold-in (`UpdateOptions.replayWindows`). */
-  readonly replayWindows?: number;
+  readonly policy: FoldInPolicy;
 }
 
 export interface OnlineResult {
@@ -156,23 +152,10 @@ export async function onlineForecasts(
     const lastOrigin = end - 1 - maxH;
     if (end - historyEnd < options.everyRows || lastOrigin < nextOrigin) continue;
     flush(i);
-    // With replay, every earlier row is offered (windows drawn from them); else just the context.
-    const from = options.replayWindows ? 0 : nextOrigin - inputSteps + 1;
-    const recent = sliceRows(series, from, end);
+    const known = sliceRows(series, 0, end);
     const cpu0 = process.cpuUsage();
     const next: SpeedForecaster[] = [];
-    for (const f of current) {
-      const { forecaster } = await updateForecaster(f, recent, {
-        epochs: options.epochs,
-        ...(options.learningRate === undefined ? {} : { learningRate: options.learningRate }),
-        // The new windows (origin ≥ nextOrigin) are those whose targets all lie past contextRows.
-        contextRows: nextOrigin - from + 1,
-        historyRows: historyEnd - from,
-        addToHistory: true,
-        replayWindows: options.replayWindows ?? 0,
-      });
-      next.push(forecaster);
-    }
+    for (const f of current) next.push((await foldInNewWindows(f, known, nextOrigin, historyEnd, options.policy)).forecaster);
     const used = process.cpuUsage(cpu0);
     updateCpu += (used.user + used.system) / 1e6;
     current.forEach((f) => {
