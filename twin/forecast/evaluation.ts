@@ -111,7 +111,7 @@ export interface OnlineResult {
 /**
  * Forecasts for test windows as the running service makes them: walking forward through the
  * record, every `everyRows` new rows join the histories and the networks are fine-tuned on the
- * windows those rows complete (`updateForecaster`, as `ForecastService` does), and each window is
+ * windows those rows complete (`foldInNewWindows`, as `ForecastService` does), and each window is
  * forecast from what was known at its origin only. `series` is the whole record (training part
  * then test part, `trainRows` rows of training, already in every member's history); `origins`
  * are rows of `series` at or after `trainRows + inputSteps − 1`, ascending. `steps` are the
