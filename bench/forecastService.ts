@@ -56,6 +56,7 @@ await svc.start();
 const refreshWall: number[] = [];
 const refreshCpu: number[] = [];
 let training: { wallSeconds: number; cpuSeconds: number } | null = null;
+const updates: { wallSeconds: number; cpuSeconds: number }[] = [];
 for (let t = 0; t <= opts.hours * 3600; t += 10) {
   now = t;
   const w0 = performance.now();
@@ -71,6 +72,13 @@ for (let t = 0; t <= opts.hours * 3600; t += 10) {
     const c1 = process.cpuUsage();
     await svc.idle();
     training = { wallSeconds: (performance.now() - w1) / 1000, cpuSeconds: cpuMs(c1) / 1000 };
+  } else if (training !== null) {
+    // Incremental updates also run beside the tick; awaited here to time each one alone.
+    const before = svc.modelStatus.updates;
+    const w1 = performance.now();
+    const c1 = process.cpuUsage();
+    await svc.idle();
+    if (svc.modelStatus.updates > before) updates.push({ wallSeconds: (performance.now() - w1) / 1000, cpuSeconds: cpuMs(c1) / 1000 });
   }
 }
 await svc.idle();
@@ -82,6 +90,7 @@ const result = {
   simulatedHours: opts.hours,
   refreshMs: { medianWall: +pick(refreshWall, 0.5).toFixed(2), p90Wall: +pick(refreshWall, 0.9).toFixed(2), medianCpu: +pick(refreshCpu, 0.5).toFixed(2), maxWall: +Math.max(...refreshWall).toFixed(2) },
   firstTraining: training && { wallSeconds: +training.wallSeconds.toFixed(1), cpuSeconds: +training.cpuSeconds.toFixed(1) },
+  updates: updates.map((u) => ({ wallSeconds: +u.wallSeconds.toFixed(2), cpuSeconds: +u.cpuSeconds.toFixed(2) })),
   model: svc.modelStatus,
 };
 await svc.stop();
@@ -93,7 +102,7 @@ else {
       `forecasting in the service: ${result.roads} roads (grid ${opts.grid}), backend ${result.backend}, ${opts.hours} simulated hours`,
       `per-minute refresh: median ${result.refreshMs.medianWall} ms wall (p90 ${result.refreshMs.p90Wall}, max ${result.refreshMs.maxWall}), median ${result.refreshMs.medianCpu} ms CPU`,
       `first training (${svc.options.trainAfterRows} rows, beside the tick in the service): ${result.firstTraining ? `${result.firstTraining.wallSeconds} s wall, ${result.firstTraining.cpuSeconds} s CPU` : 'not reached'}`,
-      `incremental updates: ${result.model.updates}`,
+      `incremental updates: ${result.model.updates}${updates.length ? ` (each, beside the tick in the service: ${result.updates.map((u) => `${u.wallSeconds} s wall / ${u.cpuSeconds} s CPU`).join(', ')})` : ''}`,
     ].join('\n') + '\n',
   );
 }
