@@ -18,7 +18,7 @@
  *                            [--fold-in-epochs N] [--fold-in-learning-rate LR]
  *                            [--fold-in-mode replay|recent] [--validation-fraction F] [--keep-epoch best|last]
  *                            [--second-hop-lags N] [--neighbour-min-lags N] [--neighbour-anomaly on|off]
- *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P]
+ *                            [--anomaly-lags N] [--wide-anomaly on|off] [--dropout P] [--huber-delta D]
  *                            [--lead-lags N] [--lead-top K] [--lead-top-lags N]
  *                            [--neighbour-expected on|off] [--lead-anomaly on|off]
  *                            [--member-features '[{"leadLags":3},{}]']  (per member, cycled)
@@ -105,6 +105,8 @@ const OptionsSchema = z.object({
   anomalyLags: z.coerce.number().int().nonnegative().optional(),
   wideAnomaly: onOff,
   dropout: z.coerce.number().min(0).max(0.9).optional(),
+  /** Huber threshold of the training loss in standardised units (0: squared error). */
+  huberDelta: z.coerce.number().nonnegative().optional(),
   leadLags: z.coerce.number().int().nonnegative().optional(),
   leadTop: z.coerce.number().int().nonnegative().optional(),
   leadTopLags: z.coerce.number().int().positive().optional(),
@@ -184,6 +186,7 @@ const { values } = parseArgs({
     'anomaly-lags': { type: 'string' },
     'wide-anomaly': { type: 'string' },
     dropout: { type: 'string' },
+    'huber-delta': { type: 'string' },
     'lead-lags': { type: 'string' },
     'lead-top': { type: 'string' },
     'lead-top-lags': { type: 'string' },
@@ -226,6 +229,7 @@ const opts = OptionsSchema.parse({
   anomalyLags: values['anomaly-lags'],
   wideAnomaly: values['wide-anomaly'],
   dropout: values.dropout,
+  huberDelta: values['huber-delta'],
   leadLags: values['lead-lags'],
   leadTop: values['lead-top'],
   leadTopLags: values['lead-top-lags'],
@@ -306,6 +310,7 @@ const featureOptions = Object.fromEntries(
     anomalyLags: opts.anomalyLags,
     wideAnomaly: opts.wideAnomaly,
     dropout: opts.dropout,
+    huberDelta: opts.huberDelta,
     leadLags: opts.leadLags,
     leadTop: opts.leadTop,
     leadTopLags: opts.leadTopLags,
@@ -328,7 +333,7 @@ if (opts.coldStart) {
   const r = await trainForecaster(
     sliceRows(record, 0, coldRows),
     data.graph,
-    { ...FORECAST_MODEL_CONFIG, horizons: opts.modelHorizons, seed: opts.seed, hiddenUnits: serviceDefaults.hiddenUnits },
+    { ...FORECAST_MODEL_CONFIG, ...(opts.huberDelta === undefined ? {} : { huberDelta: opts.huberDelta }), horizons: opts.modelHorizons, seed: opts.seed, hiddenUnits: serviceDefaults.hiddenUnits },
     { ...firstTrainingOptions(coldRows, serviceDefaults.trainSeconds), budgetClock: opts.budgetClock },
   );
   members.push(r.forecaster);

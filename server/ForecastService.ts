@@ -104,8 +104,11 @@ export const FORECAST_MODEL_CONFIG: ForecasterConfigInput = {
   inputSteps: INPUT_STEPS,
   horizons: HORIZON_STEPS,
   neighbourLags: INPUT_STEPS,
-  // As evaluated on Los-loop (DEFAULT_FORECASTER_CONFIG): the neighbours' departure from their usual level.
+  // As evaluated on Los-loop (DEFAULT_FORECASTER_CONFIG): the neighbours' departure from their
+  // usual level, the Huber loss (the service's cold-started model on the inner protocol, pooled
+  // 15-min RMSE 4.335 → 4.303, 60 min 5.501 → 5.483).
   neighbourAnomaly: true,
+  huberDelta: 3,
   stepMinutes: STEP_MINUTES,
   quantity: 'speed',
 };

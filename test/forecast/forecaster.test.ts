@@ -223,3 +223,26 @@ describe('optional features in a stored model', () => {
     disposeForecaster(forecaster);
   }, 60_000);
 });
+
+describe('training loss', () => {
+  it('trains and updates with the Huber loss stored in the model, which changes what is learned', async () => {
+    const options = { maxEpochs: 2, patience: 2, batchSize: 256, progress: false, foldInEpochs: 0 } as const;
+    const weights = (f: SpeedForecaster) => f.model.getWeights().map((w) => Array.from(w.dataSync()));
+    const squared = await trainForecaster(trainPart, city.graph, config, options);
+    // A threshold of 0.1 standard deviations: most residuals fall in the linear part.
+    const huber = await trainForecaster(trainPart, city.graph, { ...config, huberDelta: 0.1 }, options);
+    expect(squared.forecaster.config.huberDelta).toBe(0);
+    expect(weights(huber.forecaster)).not.toEqual(weights(squared.forecaster));
+
+    const loaded = await forecasterFromArtefact(JSON.parse(JSON.stringify(await forecasterToArtefact(huber.forecaster))));
+    expect(loaded.config.huberDelta).toBe(0.1);
+    // The same update from the same weights: only the loss the model carries differs.
+    const asSquared: SpeedForecaster = { ...loaded, config: { ...loaded.config, huberDelta: 0 } };
+    const update = { epochs: 1, learningRate: 1e-3, contextRows: config.inputSteps, progress: false } as const;
+    const recent = sliceRows(city.series, 960 - config.inputSteps, 1152);
+    const a = await updateForecaster(loaded, recent, update);
+    const b = await updateForecaster(asSquared, recent, update);
+    expect(weights(a.forecaster)).not.toEqual(weights(b.forecaster));
+    for (const f of [squared.forecaster, huber.forecaster, loaded, a.forecaster, b.forecaster]) disposeForecaster(f);
+  }, 60_000);
+});

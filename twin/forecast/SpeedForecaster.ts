@@ -37,6 +37,12 @@ export const ForecasterConfigSchema = FeatureConfigSchema.extend({
   /** Dropout after each hidden layer while training (0: none). */
   dropout: z.number().min(0).max(0.9).default(0),
   seed: z.number().int().nonnegative().default(1),
+  /**
+   * Training loss: squared error (0), or Huber with this threshold in standardised target units
+   * (squared inside it, linear beyond): the rare sudden jumps no input foretells pull the network
+   * less. Kept with the model so that updates train on the same loss.
+   */
+  huberDelta: z.number().nonnegative().default(0),
 });
 export type ForecasterConfig = z.infer<typeof ForecasterConfigSchema>;
 export type ForecasterConfigInput = z.input<typeof ForecasterConfigSchema>;
@@ -54,6 +60,12 @@ export const DEFAULT_FORECASTER_CONFIG: ForecasterConfigInput = {
   // horizon better). Tried there and not taken: two-hop means, slowest neighbour, earlier
   // departures, network-wide departure, lead-graph means and leaders one by one, dropout.
   neighbourAnomaly: true,
+  // Session 10, inner protocol (3-member ensembles, pooled 15 / 30 / 45 / 60-min RMSE): squared
+  // error 4.224 / 4.801 / 5.179 / 5.470, Huber at 3 standard deviations 4.220 / 4.786 / 5.162 /
+  // 5.453; seeds 11–13: 4.229 / 4.805 / 5.186 / 5.477 → 4.217 / 4.793 / 5.172 / 5.465. At 2:
+  // 4.224 / 4.787 / 5.157 / 5.445; at 1.5 the 15-min score got worse (4.236). On the test part
+  // RMSE barely moved (15 min 4.642 → 4.644, 60 min 6.117 → 6.111) and MAE fell 1.2–1.4 %.
+  huberDelta: 3,
   stepMinutes: 5,
   hiddenUnits: [128, 128],
   seed: 1,
@@ -299,9 +311,9 @@ function buildModel(config: ForecasterConfig, inputs: number): tf.LayersModel {
   return model;
 }
 
-function compile(model: tf.LayersModel, lr: number): ScheduledAdam {
+function compile(model: tf.LayersModel, lr: number, huberDelta: number): ScheduledAdam {
   const optimizer = new ScheduledAdam(lr);
-  model.compile({ optimizer, loss: 'meanSquaredError' });
+  model.compile({ optimizer, loss: huberDelta > 0 ? (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.huberLoss(yTrue, yPred, undefined, huberDelta) : 'meanSquaredError' });
   return optimizer;
 }
 
@@ -481,7 +493,7 @@ export async function trainForecaster(
   logLine(opts.progress, `features built: ${fit.rows} training and ${val.rows} validation samples × ${F} inputs (${elapsed().toFixed(1)} s)`);
 
   const model = buildModel(config, F);
-  const optimizer = compile(model, opts.learningRate);
+  const optimizer = compile(model, opts.learningRate, config.huberDelta);
   const rng = new Mt19937(config.seed);
   const epochs: EpochReport[] = [];
   let best = Number.POSITIVE_INFINITY;
@@ -719,7 +731,7 @@ export async function updateForecaster(
   standardise(set.y, f.targetScaler);
 
   const next = cloneForecaster(f);
-  compile(next.model, opts.learningRate);
+  compile(next.model, opts.learningRate, f.config.huberDelta);
   const lossOf = (m: tf.LayersModel): number => {
     const pred = predictStandardised(m, set.x, F, H);
     let s = 0;
