@@ -121,6 +121,14 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
       await shot('forecast');
       await page.locator('.drawer [data-horizon=now]').click();
       expect(await page.locator('.legend-horizon').textContent()).toBe('now');
+      // Running accuracy: a row per horizon; the first scores once its due minute has passed
+      // (persistence at least: the model may not be trained yet).
+      const horizons = await page.locator('.drawer [data-horizon]:not([data-horizon=now])').count();
+      const first = page.locator(`.drawer table.forecast-accuracy tr[data-minutes="${minutes}"] td[data-method=persistence]`);
+      await first.filter({ hasText: /^\d+\.\d\d$/ }).waitFor({ timeout: 30_000 });
+      expect(await page.locator('.drawer table.forecast-accuracy tbody tr').count()).toBe(horizons);
+      expect(await page.locator('.drawer .forecast-accuracy p').textContent()).toMatch(/same .* road forecasts|baselines over [\d,]+ road forecasts/);
+      await shot('forecast-accuracy');
     } else {
       expect(await page.locator('.drawer .forecast-note').textContent()).toMatch(/not publish forecasts|Waiting/);
     }

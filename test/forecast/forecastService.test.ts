@@ -184,4 +184,24 @@ describe('forecast accuracy', () => {
     expect(acc.summary()[1].model.count).toBe(0);
     expect(acc.pendingCount).toBe(0);
   });
+
+  it('scores the baselines apart before the model exists, then all three on the same roads', () => {
+    const acc = new ForecastAccuracy([5]);
+    // Before a model: persistence alone, perfect on two roads.
+    acc.issue(0, [{ model: null, persistence: Float32Array.from([10, 20, 30]), historicalAverage: Float32Array.from([10, 20, 30]) }]);
+    acc.resolve(5, Float32Array.from([10, 20, 30]));
+    let s = acc.summary()[0];
+    expect(s.paired).toBe(false);
+    expect(s.model.count).toBe(0);
+    expect(s.persistence).toMatchObject({ rmse: 0, count: 3 });
+    // With the model: its forecast for road 3 is missing, so road 3 counts for no method.
+    acc.issue(1, [{ model: Float32Array.from([12, 20, Number.NaN]), persistence: Float32Array.from([10, 24, 30]), historicalAverage: Float32Array.from([10, 20, 30]) }]);
+    acc.resolve(6, Float32Array.from([10, 20, 90]));
+    s = acc.summary()[0];
+    expect(s.paired).toBe(true);
+    // Only the paired forecasts: the earlier perfect persistence scores no longer flatter it.
+    expect(s.model).toMatchObject({ rmse: Math.round(Math.sqrt(4 / 2) * 1000) / 1000, mae: 1, count: 2 });
+    expect(s.persistence).toMatchObject({ rmse: Math.round(Math.sqrt(16 / 2) * 1000) / 1000, mae: 2, count: 2 });
+    expect(s.historicalAverage).toMatchObject({ rmse: 0, count: 2 });
+  });
 });

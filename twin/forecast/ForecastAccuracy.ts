@@ -22,6 +22,12 @@ export type MethodAccuracy = z.infer<typeof MethodAccuracySchema>;
 
 export const HorizonAccuracySchema = z.object({
   minutes: z.number().int().positive(),
+  /**
+   * true: the three methods are scored on the same (road, due minute) pairs, those of every
+   * forecast the model made; false: the model has not been scored yet at this horizon, and the
+   * baselines' figures cover every pair they forecast.
+   */
+  paired: z.boolean(),
   model: MethodAccuracySchema,
   persistence: MethodAccuracySchema,
   historicalAverage: MethodAccuracySchema,
@@ -44,12 +50,17 @@ interface Pending {
 }
 
 export class ForecastAccuracy {
+  /** [horizon][method] over forecasts the model also made, on the pairs every method scored. */
   private readonly sums: Sums[][];
+  /** [horizon][method] over forecasts made before the model existed (baselines only). */
+  private readonly unpaired: Sums[][];
   /** Forecasts waiting for their due minute. */
   private readonly pending = new Map<number, Pending[]>();
 
   constructor(readonly horizonsMinutes: readonly number[]) {
-    this.sums = horizonsMinutes.map(() => FORECAST_METHODS.map(() => ({ se: 0, ae: 0, yy: 0, count: 0 })));
+    const zero = () => horizonsMinutes.map(() => FORECAST_METHODS.map(() => ({ se: 0, ae: 0, yy: 0, count: 0 })));
+    this.sums = zero();
+    this.unpaired = zero();
   }
 
   /** Records the forecasts made at `minute`, one entry per horizon (same order as the constructor's). */
@@ -66,6 +77,10 @@ export class ForecastAccuracy {
   /**
    * Scores every forecast due at `minute` against `observed` (per road; NaN where nothing was
    * observed, which scores nothing). Forecasts due earlier that were never resolved are dropped.
+   * Where the model forecast, a road counts only if every method given has a finite error there,
+   * so the methods stand side by side on the same targets; before the model exists the baselines
+   * are scored apart, so that hours the model never forecast (often the easy, quiet first hours)
+   * do not flatter or burden them in the comparison.
    */
   resolve(minute: number, observed: Float32Array): void {
     for (const due of [...this.pending.keys()]) {
@@ -74,20 +89,21 @@ export class ForecastAccuracy {
       this.pending.delete(due);
       if (due < minute) continue;
       for (const p of list) {
-        FORECAST_METHODS.forEach((method, m) => {
-          const f = p.forecasts[method];
-          if (!f) return;
-          const s = this.sums[p.horizon][m];
-          for (let j = 0; j < observed.length; j++) {
-            const y = observed[j];
+        const given = FORECAST_METHODS.map((method) => p.forecasts[method] ?? null);
+        const sums = given[0] ? this.sums[p.horizon] : this.unpaired[p.horizon];
+        for (let j = 0; j < observed.length; j++) {
+          const y = observed[j];
+          if (!given.every((f) => f === null || Number.isFinite(y - f[j]))) continue;
+          given.forEach((f, m) => {
+            if (!f) return;
             const e = y - f[j];
-            if (!Number.isFinite(e)) continue;
+            const s = sums[m];
             s.se += e * e;
             s.ae += Math.abs(e);
             s.yy += y * y;
             s.count += 1;
-          }
-        });
+          });
+        }
       }
     }
   }
@@ -105,11 +121,10 @@ export class ForecastAccuracy {
       s.count === 0
         ? { rmse: null, mae: null, accuracy: null, count: 0 }
         : { rmse: round(Math.sqrt(s.se / s.count)), mae: round(s.ae / s.count), accuracy: s.yy > 0 ? round(1 - Math.sqrt(s.se) / Math.sqrt(s.yy)) : null, count: s.count };
-    return this.horizonsMinutes.map((minutes, k) => ({
-      minutes,
-      model: of(this.sums[k][0]),
-      persistence: of(this.sums[k][1]),
-      historicalAverage: of(this.sums[k][2]),
-    }));
+    return this.horizonsMinutes.map((minutes, k) => {
+      const paired = this.sums[k][0].count > 0;
+      const sums = paired ? this.sums[k] : this.unpaired[k];
+      return { minutes, paired, model: of(sums[0]), persistence: of(sums[1]), historicalAverage: of(sums[2]) };
+    });
   }
 }

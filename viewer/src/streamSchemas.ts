@@ -69,12 +69,17 @@ export const EmergencyLiveSchema = z
   .loose();
 const EmergencyMessageSchema = z.union([z.object({ requests: z.array(EmergencyLiveSchema) }).loose(), z.object({ routes: z.array(EmergencyLiveSchema) }).loose(), EmergencyLiveSchema]);
 
+const MethodAccuracySchema = z.object({ rmse: z.number().nullable(), mae: z.number().nullable(), count: z.number() }).loose();
 export const ForecastsSchema = z
   .object({
     time: z.number(),
     source: z.string(),
     horizonsMinutes: z.array(z.number()),
     roads: z.array(z.object({ road: z.string(), speed: z.number().nullable(), forecast: z.array(z.number().nullable()) }).loose()),
+    /** Running accuracy per horizon of the model and the baselines (server/ForecastService.ts). */
+    accuracy: z
+      .array(z.object({ minutes: z.number(), paired: z.boolean(), model: MethodAccuracySchema, persistence: MethodAccuracySchema, historicalAverage: MethodAccuracySchema }).loose())
+      .optional(),
   })
   .loose();
 

@@ -2,6 +2,8 @@
  * Congestion at a chosen forecast horizon: the lanes take the colour of their road's forecast
  * speed over its limit (the same colour-blind-safe ramp and legend as "now"). The horizons come
  * from the 'forecasts' topic; without it the selector says the service does not publish them.
+ * Below, how far to trust them: each horizon's running error of the model beside persistence
+ * and the historical average, scored on the same forecasts once the model exists.
  */
 import { h } from '../dom.ts';
 import type { Forecasts } from '../streamSchemas.ts';
@@ -13,6 +15,7 @@ export class ForecastPanel implements NetworkPanel {
   readonly element: HTMLElement;
   private readonly choices = h('div', { class: 'horizons', role: 'radiogroup', 'aria-label': 'Forecast horizon' });
   private readonly note = h('p', { class: 'small forecast-note' }, 'Waiting for the forecasts stream… (the service may not publish forecasts yet)');
+  private readonly accuracy = h('div', { class: 'forecast-accuracy' });
   private data: Forecasts | null = null;
   /** Index into horizonsMinutes, or -1 for now. */
   private horizon = -1;
@@ -20,7 +23,12 @@ export class ForecastPanel implements NetworkPanel {
 
   constructor(private readonly ctx: PanelContext) {
     ctx.net.roads.forEach((r, k) => this.roadIndex.set(r.id, k));
-    this.element = h('div', { class: 'forecast-panel' }, h('section', { class: 'panel-section' }, h('h4', {}, 'Colour lanes by'), this.choices, this.note));
+    this.element = h(
+      'div',
+      { class: 'forecast-panel' },
+      h('section', { class: 'panel-section' }, h('h4', {}, 'Colour lanes by'), this.choices, this.note),
+      h('section', { class: 'panel-section' }, h('h4', {}, 'Running accuracy ', h('span', { class: 'muted small' }, 'RMSE, km/h')), this.accuracy),
+    );
     this.renderChoices();
     // Nothing on the topic a while after connecting: the service has no forecasts source.
     window.setTimeout(() => {
@@ -35,7 +43,36 @@ export class ForecastPanel implements NetworkPanel {
     this.data = f;
     this.note.textContent = `Forecasts from ${f.source === 'model' ? 'the learned model' : f.source === 'persistence' ? 'persistence (no model trained yet)' : f.source}, for ${f.roads.length} roads.`;
     this.renderChoices();
+    this.renderAccuracy();
     if (this.horizon >= 0) this.apply();
+  }
+
+  private renderAccuracy(): void {
+    const rows = this.data?.accuracy ?? [];
+    if (rows.length === 0) {
+      this.accuracy.replaceChildren(h('p', { class: 'small muted' }, 'Not scored yet: a forecast is scored when its due minute has passed.'));
+      return;
+    }
+    const methods = ['model', 'persistence', 'historicalAverage'] as const;
+    const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
+    const body = rows.map((a) => {
+      const scored = methods.map((m) => a[m].rmse).filter((v): v is number => v !== null);
+      const best = scored.length > 1 ? Math.min(...scored) : null;
+      return h(
+        'tr',
+        { 'data-minutes': a.minutes },
+        h('td', {}, `+${a.minutes} min`),
+        ...methods.map((m) => h('td', { 'data-method': m, class: best !== null && a[m].rmse === best ? 'best' : '' }, fmt(a[m].rmse))),
+      );
+    });
+    const first = rows[0];
+    const caption = first.paired
+      ? `All three scored on the same ${first.model.count.toLocaleString()} road forecasts at +${first.minutes} min since the model's first; lowest in bold.`
+      : `No model forecast has come due yet: the baselines over ${first.persistence.count.toLocaleString()} road forecasts at +${first.minutes} min.`;
+    this.accuracy.replaceChildren(
+      h('table', { class: 'forecast-accuracy' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ahead'), h('th', {}, 'Model'), h('th', {}, 'Persistence'), h('th', {}, 'Hist. avg'))), h('tbody', {}, ...body)),
+      h('p', { class: 'small muted' }, caption),
+    );
   }
 
   private renderChoices(): void {
