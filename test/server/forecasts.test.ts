@@ -85,7 +85,10 @@ describe('forecasts over HTTP and WebSocket', () => {
       const acc = ForecastsStateSchema.parse(scored.data).accuracy[0];
       expect(acc.minutes).toBe(5);
       expect(acc.model.rmse).toBeGreaterThanOrEqual(0);
-      expect(acc.persistence.count).toBeGreaterThan(0);
+      // The model forecast from the start: the baselines are scored on exactly its pairs.
+      expect(acc.paired).toBe(true);
+      expect(acc.persistence.count).toBe(acc.model.count);
+      expect(acc.historicalAverage.count).toBe(acc.model.count);
       // The next refresh is a new minute.
       expect(scored.data.minute).toBeGreaterThan(state.minute);
     } finally {
