@@ -17,7 +17,7 @@ import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { BackendNameSchema, initForecastBackend, type BackendName } from '../twin/forecast/backend.ts';
 import { CongestionLevelSchema, congestionLevel } from '../twin/forecast/congestion.ts';
-import { ForecastAccuracy, HorizonAccuracySchema } from '../twin/forecast/ForecastAccuracy.ts';
+import { FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema } from '../twin/forecast/ForecastAccuracy.ts';
 import { forecasterFromArtefact, forecasterToArtefact, loadForecaster, saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { addReadings, emptyHistoricalAverage, hierarchicalMean, overallMean, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
 import { RoadSpeedRecorder } from '../twin/forecast/RoadSpeedRecorder.ts';
@@ -69,8 +69,13 @@ export const ForecastsStateSchema = z.object({
   /** Clock minute (from Monday 00:00) the forecasts start from. */
   minute: z.number().int(),
   backend: BackendNameSchema.nullable(),
-  /** What `forecast` holds: the learned model, or persistence until a model exists. */
+  /** Whether the learned model forecast this minute, or only the baselines (no model yet). */
   source: z.enum(['model', 'persistence']),
+  /**
+   * Per horizon, whose forecast the roads' `forecast` values are: the method with the lowest
+   * recent error there (last hour or so of due minutes), the model until it has been scored.
+   */
+  servedBy: z.array(z.enum(FORECAST_METHODS)),
   unit: z.literal('km/h'),
   horizonsMinutes: z.array(z.number().int().positive()),
   model: ModelStatusSchema,
@@ -332,18 +337,21 @@ export class ForecastService {
       hierarchicalMean(this.baselineHistory, ['dayOfWeek', 'timeOfDay'], advance(lastRowTime, mins / STEP_MINUTES, spd), out, this.baselineFallback, scratch);
       return out;
     };
-    const issued = this.horizonsMinutes.map((mins, k) => ({
+    const candidates = this.horizonsMinutes.map((mins, k) => ({
       model: model ? model.slice(k * n, (k + 1) * n) : null,
       persistence: Float32Array.from(last),
       historicalAverage: historical(mins),
     }));
+    const available = FORECAST_METHODS.filter((m) => m !== 'model' || model !== null);
+    const servedBy = candidates.map((_, k) => this.accuracy.bestRecent(k, available) ?? (model ? 'model' : 'persistence'));
+    const issued = candidates.map((c, k) => ({ ...c, served: c[servedBy[k]] }));
     this.accuracy.issue(minute, issued);
 
     const freeFlow = f ? f.freeFlow : this.speedLimits;
     const flows = roadFlowsVph(this.deps.network, this.deps.observe());
     const finite = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 10) / 10 : null);
     const roads = this.roads.map((road, j) => {
-      const forecast = issued.map((s) => finite((s.model ?? s.persistence)[j]));
+      const forecast = issued.map((s) => finite((s.served ?? s.persistence)[j]));
       const ff = Number.isFinite(freeFlow[j]) ? freeFlow[j] : this.speedLimits[j];
       return {
         road,
@@ -358,6 +366,7 @@ export class ForecastService {
       minute,
       backend: this.backendName,
       source: model ? 'model' : 'persistence',
+      servedBy,
       unit: 'km/h',
       horizonsMinutes: [...this.horizonsMinutes],
       model: this.modelStatus,
@@ -366,7 +375,7 @@ export class ForecastService {
     };
     this.refreshes++;
     if (this.refreshes % this.options.storeEveryMinutes === 0) {
-      const payload = { minute, source: this.latest.source, horizonsMinutes: this.latest.horizonsMinutes, roads, accuracy: this.latest.accuracy };
+      const payload = { minute, source: this.latest.source, servedBy, horizonsMinutes: this.latest.horizonsMinutes, roads, accuracy: this.latest.accuracy };
       this.track(
         this.deps.db
           .insert(forecastsTable)

@@ -88,10 +88,12 @@ describe('forecasts in the service', () => {
     for (const r of s!.roads) {
       expect(r.forecast).toHaveLength(6);
       expect(r.speed).toBeGreaterThan(0);
-      expect(r.forecast.every((v) => v === r.speed)).toBe(true);
+      // Served by a baseline: persistence repeats the speed now.
+      r.forecast.forEach((v, k) => s!.servedBy[k] === 'persistence' && expect(v).toBe(r.speed));
       expect(r.level.every((l) => l !== null)).toBe(true);
     }
     expect(s!.horizonsMinutes).toEqual([5, 10, 15, 30, 45, 60]);
+    expect(s!.servedBy.every((m) => m === 'persistence' || m === 'historicalAverage')).toBe(true);
     // Persistence has been scored 5 minutes ahead; no model yet.
     expect(s!.accuracy[0].persistence.count).toBeGreaterThan(0);
     expect(s!.accuracy[0].model.count).toBe(0);
@@ -183,6 +185,35 @@ describe('forecast accuracy', () => {
     acc.resolve(11, Float32Array.from([1, 1]));
     expect(acc.summary()[1].model.count).toBe(0);
     expect(acc.pendingCount).toBe(0);
+  });
+
+  it('serves per horizon the method with the best recent record, and scores what it served', () => {
+    const acc = new ForecastAccuracy([5], { recentHalfLifeMinutes: 10, minRecentMinutes: 3 });
+    const truth = Float32Array.from([50, 50]);
+    const set = (model: number) => ({ model: Float32Array.from([model, model]), persistence: Float32Array.from([44, 44]), historicalAverage: Float32Array.from([48, 48]) });
+    // A model off by 8 km/h: served until it has been scored for 3 minutes, then the usual speed (off by 2) wins.
+    let minute = 0;
+    const served: string[] = [];
+    const step = (model: number) => {
+      const choice = acc.bestRecent(0) ?? 'model';
+      served.push(choice);
+      const s = set(model);
+      acc.issue(minute, [{ ...s, served: s[choice] }]);
+      acc.resolve(minute, truth);
+      minute++;
+    };
+    for (let i = 0; i < 12; i++) step(42);
+    // Issued at minute m, due at m + 5: the first scores arrive at minute 5, trusted from minute 7.
+    expect(served.slice(0, 8).every((m) => m === 'model')).toBe(true);
+    expect(served.slice(9)).toEqual(['historicalAverage', 'historicalAverage', 'historicalAverage']);
+    // The model mends (off by 1): as its old errors fade it is chosen again.
+    for (let i = 0; i < 60; i++) step(49);
+    expect(served.at(-1)).toBe('model');
+    expect(acc.bestRecent(0, ['persistence', 'historicalAverage'])).toBe('historicalAverage');
+    const s = acc.summary()[0];
+    expect(s.served.count).toBe(s.model.count);
+    // Served: the model's 8 km/h misses while untested, then mostly the better of the two.
+    expect(s.served.rmse!).toBeLessThan(s.model.rmse!);
   });
 
   it('scores the baselines apart before the model exists, then all three on the same roads', () => {

@@ -4,11 +4,22 @@
  * value observed for that minute and every method's error joins its running sums. The learned
  * model and the baselines (persistence, historical average) are scored on the same targets, so
  * their figures stand side by side.
+ *
+ * It also keeps each method's recent skill (errors with a half-life in due minutes) so the
+ * caller can serve, per horizon, the method that has lately been most accurate: a model that
+ * has seen only a few hours, or a day unlike its training, must not be shown when the road's
+ * usual speed or its last reading has lately been the better forecast. What was served is
+ * scored as a fourth method.
  */
 import { z } from 'zod';
 
+/** The forecasts a service can choose between. */
 export const FORECAST_METHODS = ['model', 'persistence', 'historicalAverage'] as const;
 export type ForecastMethod = (typeof FORECAST_METHODS)[number];
+/** Scored methods: the candidates, then what was served from them. */
+const SCORED = [...FORECAST_METHODS, 'served'] as const;
+type ScoredMethod = (typeof SCORED)[number];
+const MODEL = 0;
 
 export const MethodAccuracySchema = z.object({
   rmse: z.number().nullable(),
@@ -23,16 +34,26 @@ export type MethodAccuracy = z.infer<typeof MethodAccuracySchema>;
 export const HorizonAccuracySchema = z.object({
   minutes: z.number().int().positive(),
   /**
-   * true: the three methods are scored on the same (road, due minute) pairs, those of every
-   * forecast the model made; false: the model has not been scored yet at this horizon, and the
-   * baselines' figures cover every pair they forecast.
+   * true: the methods are scored on the same (road, due minute) pairs, those of every forecast
+   * the model made; false: the model has not been scored yet at this horizon, and the baselines'
+   * figures cover every pair they forecast.
    */
   paired: z.boolean(),
   model: MethodAccuracySchema,
   persistence: MethodAccuracySchema,
   historicalAverage: MethodAccuracySchema,
+  /** What was served at this horizon (per minute the method with the best recent skill). */
+  served: MethodAccuracySchema,
 });
 export type HorizonAccuracy = z.infer<typeof HorizonAccuracySchema>;
+
+export const AccuracyOptionsSchema = z.object({
+  /** Due minutes after which an error counts half in the recent skill. */
+  recentHalfLifeMinutes: z.number().positive().default(60),
+  /** Scored minutes (decayed) a method needs before its recent skill is trusted. */
+  minRecentMinutes: z.number().positive().default(10),
+});
+export type AccuracyOptionsInput = z.input<typeof AccuracyOptionsSchema>;
 
 interface Sums {
   se: number;
@@ -41,8 +62,17 @@ interface Sums {
   count: number;
 }
 
-/** What one method forecast for every road at one horizon (null: the method had no forecast). */
-export type IssuedForecast = Partial<Record<ForecastMethod, Float32Array | null>>;
+const zeroSums = (): Sums => ({ se: 0, ae: 0, yy: 0, count: 0 });
+
+/** Recent skill of one candidate at one horizon: decayed squared errors and scored minutes. */
+interface Recent {
+  se: number;
+  count: number;
+  minutes: number;
+}
+
+/** What each method forecast for every road at one horizon (null: the method had no forecast). */
+export type IssuedForecast = Partial<Record<ScoredMethod, Float32Array | null>>;
 
 interface Pending {
   readonly horizon: number;
@@ -50,17 +80,26 @@ interface Pending {
 }
 
 export class ForecastAccuracy {
+  private readonly options: z.infer<typeof AccuracyOptionsSchema>;
   /** [horizon][method] over forecasts the model also made, on the pairs every method scored. */
   private readonly sums: Sums[][];
   /** [horizon][method] over forecasts made before the model existed (baselines only). */
   private readonly unpaired: Sums[][];
+  /** [horizon][candidate] recent skill. */
+  private readonly recent: Recent[][];
+  private lastResolved: number | null = null;
   /** Forecasts waiting for their due minute. */
   private readonly pending = new Map<number, Pending[]>();
 
-  constructor(readonly horizonsMinutes: readonly number[]) {
-    const zero = () => horizonsMinutes.map(() => FORECAST_METHODS.map(() => ({ se: 0, ae: 0, yy: 0, count: 0 })));
-    this.sums = zero();
-    this.unpaired = zero();
+  constructor(
+    readonly horizonsMinutes: readonly number[],
+    options: AccuracyOptionsInput = {},
+  ) {
+    this.options = AccuracyOptionsSchema.parse(options);
+    const table = () => horizonsMinutes.map(() => SCORED.map(zeroSums));
+    this.sums = table();
+    this.unpaired = table();
+    this.recent = horizonsMinutes.map(() => FORECAST_METHODS.map(() => ({ se: 0, count: 0, minutes: 0 })));
   }
 
   /** Records the forecasts made at `minute`, one entry per horizon (same order as the constructor's). */
@@ -83,14 +122,17 @@ export class ForecastAccuracy {
    * do not flatter or burden them in the comparison.
    */
   resolve(minute: number, observed: Float32Array): void {
+    this.decayRecent(minute);
     for (const due of [...this.pending.keys()]) {
       if (due > minute) continue;
       const list = this.pending.get(due) ?? [];
       this.pending.delete(due);
       if (due < minute) continue;
       for (const p of list) {
-        const given = FORECAST_METHODS.map((method) => p.forecasts[method] ?? null);
-        const sums = given[0] ? this.sums[p.horizon] : this.unpaired[p.horizon];
+        const given = SCORED.map((method) => p.forecasts[method] ?? null);
+        const sums = given[MODEL] ? this.sums[p.horizon] : this.unpaired[p.horizon];
+        const recent = this.recent[p.horizon];
+        let scored = false;
         for (let j = 0; j < observed.length; j++) {
           const y = observed[j];
           if (!given.every((f) => f === null || Number.isFinite(y - f[j]))) continue;
@@ -102,10 +144,53 @@ export class ForecastAccuracy {
             s.ae += Math.abs(e);
             s.yy += y * y;
             s.count += 1;
+            if (m < recent.length) {
+              recent[m].se += e * e;
+              recent[m].count += 1;
+            }
+            scored = true;
           });
+        }
+        if (scored) recent.forEach((r, m) => (r.minutes += given[m] ? 1 : 0));
+      }
+    }
+  }
+
+  /** Older errors count less: halved every `recentHalfLifeMinutes` of due time. */
+  private decayRecent(minute: number): void {
+    if (this.lastResolved !== null && minute > this.lastResolved) {
+      const f = 0.5 ** ((minute - this.lastResolved) / this.options.recentHalfLifeMinutes);
+      for (const row of this.recent) {
+        for (const r of row) {
+          r.se *= f;
+          r.count *= f;
+          r.minutes *= f;
         }
       }
     }
+    this.lastResolved = minute;
+  }
+
+  /**
+   * The candidate with the lowest recent RMSE at horizon index `k` among those in `available`
+   * that have been scored for long enough lately (ties keep the model). Null when none has, or
+   * when the model is available but not yet scored for long enough: a model is served until
+   * its record says otherwise (one loaded from the database has earned that).
+   */
+  bestRecent(k: number, available: readonly ForecastMethod[] = FORECAST_METHODS): ForecastMethod | null {
+    if (available.includes('model') && this.recent[k][MODEL].minutes < this.options.minRecentMinutes) return null;
+    let best: ForecastMethod | null = null;
+    let bestMse = Number.POSITIVE_INFINITY;
+    FORECAST_METHODS.forEach((method, m) => {
+      const r = this.recent[k][m];
+      if (!available.includes(method) || r.minutes < this.options.minRecentMinutes || r.count <= 0) return;
+      const mse = r.se / r.count;
+      if (mse < bestMse) {
+        bestMse = mse;
+        best = method;
+      }
+    });
+    return best;
   }
 
   /** Forecasts still waiting for their due minute. */
@@ -122,9 +207,9 @@ export class ForecastAccuracy {
         ? { rmse: null, mae: null, accuracy: null, count: 0 }
         : { rmse: round(Math.sqrt(s.se / s.count)), mae: round(s.ae / s.count), accuracy: s.yy > 0 ? round(1 - Math.sqrt(s.se) / Math.sqrt(s.yy)) : null, count: s.count };
     return this.horizonsMinutes.map((minutes, k) => {
-      const paired = this.sums[k][0].count > 0;
+      const paired = this.sums[k][MODEL].count > 0;
       const sums = paired ? this.sums[k] : this.unpaired[k];
-      return { minutes, paired, model: of(sums[0]), persistence: of(sums[1]), historicalAverage: of(sums[2]) };
+      return { minutes, paired, model: of(sums[0]), persistence: of(sums[1]), historicalAverage: of(sums[2]), served: of(sums[3]) };
     });
   }
 }

@@ -78,8 +78,14 @@ export const ForecastsSchema = z
     roads: z.array(z.object({ road: z.string(), speed: z.number().nullable(), forecast: z.array(z.number().nullable()) }).loose()),
     /** Running accuracy per horizon of the model and the baselines (server/ForecastService.ts). */
     accuracy: z
-      .array(z.object({ minutes: z.number(), paired: z.boolean(), model: MethodAccuracySchema, persistence: MethodAccuracySchema, historicalAverage: MethodAccuracySchema }).loose())
+      .array(
+        z
+          .object({ minutes: z.number(), paired: z.boolean(), model: MethodAccuracySchema, persistence: MethodAccuracySchema, historicalAverage: MethodAccuracySchema, served: MethodAccuracySchema })
+          .loose(),
+      )
       .optional(),
+    /** Per horizon, the method whose forecast the roads' values are. */
+    servedBy: z.array(z.string()).optional(),
   })
   .loose();
 

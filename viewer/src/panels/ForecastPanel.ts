@@ -41,7 +41,7 @@ export class ForecastPanel implements NetworkPanel {
 
   update(f: Forecasts): void {
     this.data = f;
-    this.note.textContent = `Forecasts from ${f.source === 'model' ? 'the learned model' : f.source === 'persistence' ? 'persistence (no model trained yet)' : f.source}, for ${f.roads.length} roads.`;
+    this.note.textContent = servedNote(f);
     this.renderChoices();
     this.renderAccuracy();
     if (this.horizon >= 0) this.apply();
@@ -53,10 +53,11 @@ export class ForecastPanel implements NetworkPanel {
       this.accuracy.replaceChildren(h('p', { class: 'small muted' }, 'Not scored yet: a forecast is scored when its due minute has passed.'));
       return;
     }
-    const methods = ['model', 'persistence', 'historicalAverage'] as const;
+    const methods = ['model', 'persistence', 'historicalAverage', 'served'] as const;
     const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
     const body = rows.map((a) => {
-      const scored = methods.map((m) => a[m].rmse).filter((v): v is number => v !== null);
+      // The lowest of the three candidates; what was served is judged against it.
+      const scored = methods.slice(0, 3).map((m) => a[m].rmse).filter((v): v is number => v !== null);
       const best = scored.length > 1 ? Math.min(...scored) : null;
       return h(
         'tr',
@@ -67,10 +68,10 @@ export class ForecastPanel implements NetworkPanel {
     });
     const first = rows[0];
     const caption = first.paired
-      ? `All three scored on the same ${first.model.count.toLocaleString()} road forecasts at +${first.minutes} min since the model's first; lowest in bold.`
+      ? `All scored on the same ${first.model.count.toLocaleString()} road forecasts at +${first.minutes} min since the model's first; lowest of the three in bold. Served: per horizon, whichever has lately been most accurate.`
       : `No model forecast has come due yet: the baselines over ${first.persistence.count.toLocaleString()} road forecasts at +${first.minutes} min.`;
     this.accuracy.replaceChildren(
-      h('table', { class: 'forecast-accuracy' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ahead'), h('th', {}, 'Model'), h('th', {}, 'Persistence'), h('th', {}, 'Hist. avg'))), h('tbody', {}, ...body)),
+      h('table', { class: 'forecast-accuracy' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ahead'), h('th', {}, 'Model'), h('th', {}, 'Persistence'), h('th', {}, 'Hist. avg'), h('th', {}, 'Served'))), h('tbody', {}, ...body)),
       h('p', { class: 'small muted' }, caption),
     );
   }
@@ -108,4 +109,16 @@ export class ForecastPanel implements NetworkPanel {
     }
     this.ctx.setLaneOverride(ratios, `forecast +${f.horizonsMinutes[this.horizon]} min`);
   }
+}
+
+const METHOD_NAMES: Record<string, string> = { model: 'the learned model', persistence: 'persistence', historicalAverage: 'the historical average' };
+
+/** Which method each horizon's forecast comes from, grouped: "the learned model at +5…+30 min; …". */
+function servedNote(f: Forecasts): string {
+  const by = f.servedBy ?? f.horizonsMinutes.map(() => (f.source === 'model' ? 'model' : 'persistence'));
+  const groups = new Map<string, number[]>();
+  by.forEach((m, k) => groups.set(m, [...(groups.get(m) ?? []), f.horizonsMinutes[k]]));
+  const parts = [...groups].map(([m, mins]) => `${METHOD_NAMES[m] ?? m} at ${mins.map((x) => `+${x}`).join(', ')} min`);
+  const model = f.source === 'model' ? '' : ' No model trained yet.';
+  return `Forecasts for ${f.roads.length} roads from ${parts.join('; ')}.${model}`;
 }
