@@ -73,7 +73,8 @@ export const ForecastsStateSchema = z.object({
   source: z.enum(['model', 'persistence']),
   /**
    * Per horizon, whose forecast the roads' `forecast` values are: the method with the lowest
-   * recent error there (last hour or so of due minutes), the model until it has been scored.
+   * recent error there (last hour or so of due minutes) among those with a record; with none
+   * yet, the model if there is one, else persistence.
    */
   servedBy: z.array(z.enum(FORECAST_METHODS)),
   unit: z.literal('km/h'),
