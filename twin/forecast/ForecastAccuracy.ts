@@ -151,7 +151,11 @@ export class ForecastAccuracy {
             scored = true;
           });
         }
-        if (scored) recent.forEach((r, m) => (r.minutes += given[m] ? 1 : 0));
+        if (scored) {
+          recent.forEach((r, m) => {
+            if (given[m]) r.minutes += 1;
+          });
+        }
       }
     }
   }
