@@ -133,11 +133,13 @@ export class ForecastAccuracy {
         const sums = given[MODEL] ? this.sums[p.horizon] : this.unpaired[p.horizon];
         const recent = this.recent[p.horizon];
         let scored = false;
-        for (let j = 0; j < observed.length; j++) {
+        // Plain loops: this runs for every road and horizon each minute (thousands of roads).
+        roads: for (let j = 0; j < observed.length; j++) {
           const y = observed[j];
-          if (!given.every((f) => f === null || Number.isFinite(y - f[j]))) continue;
-          given.forEach((f, m) => {
-            if (!f) return;
+          for (const f of given) if (f !== null && !Number.isFinite(y - f[j])) continue roads;
+          for (let m = 0; m < given.length; m++) {
+            const f = given[m];
+            if (f === null) continue;
             const e = y - f[j];
             const s = sums[m];
             s.se += e * e;
@@ -149,7 +151,7 @@ export class ForecastAccuracy {
               recent[m].count += 1;
             }
             scored = true;
-          });
+          }
         }
         if (scored) {
           recent.forEach((r, m) => {
