@@ -3,7 +3,7 @@
  * sensors → ingest → twin estimate → forecaster), started with a fresh database and run faster
  * than real time, read over its real WebSocket 'forecasts' topic. Every simulated hour it prints
  * the running RMSE (km/h) per horizon of the learned model, persistence, the historical average
- * and what was served (per horizon the method with the best recent record), scored on the same
+ * and what was served (per horizon the three combined by their recent skill), scored on the same
  * (road, due minute) pairs once the model forecasts.
  *
  *   npm run eval:forecast-live -- [--hours 12] [--speed 200] [--json]
@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { ConfigSchema } from '../server/config.ts';
 import { ForecastsStateSchema, type ForecastsState } from '../server/ForecastService.ts';
 import { startService } from '../server/Service.ts';
+import type { ServedWeights } from '../twin/forecast/ForecastAccuracy.ts';
 
 const { values } = parseArgs({ options: { hours: { type: 'string' }, speed: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
 const opts = z
@@ -51,8 +52,14 @@ ws.on('message', (raw) => {
 });
 
 const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
+const shares = (w: ServedWeights) =>
+  Object.entries(w)
+    .map(([m, v]) => `${m} ${Math.round(v * 100)} %`)
+    .join(', ');
 const table = (s: ForecastsState) =>
-  s.accuracy.map((a, k) => `  +${a.minutes} min: model ${fmt(a.model.rmse)}, persistence ${fmt(a.persistence.rmse)}, historical average ${fmt(a.historicalAverage.rmse)}, served ${fmt(a.served.rmse)} (now by ${s.servedBy[k]})`).join('\n');
+  s.accuracy
+    .map((a, k) => `  +${a.minutes} min: model ${fmt(a.model.rmse)}, persistence ${fmt(a.persistence.rmse)}, historical average ${fmt(a.historicalAverage.rmse)}, served ${fmt(a.served.rmse)} (now ${shares(s.servedWeights[k])})`)
+    .join('\n');
 
 const startSim = svc.runtime.engine.time;
 const startWall = performance.now();
@@ -80,7 +87,7 @@ const result = {
   simulatedHours: opts.hours,
   backend: final.backend,
   model: final.model,
-  servedBy: final.servedBy,
+  servedWeights: final.servedWeights,
   accuracy: final.accuracy,
 };
 if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');

@@ -17,7 +17,7 @@ import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { BackendNameSchema, initForecastBackend, type BackendName } from '../twin/forecast/backend.ts';
 import { CongestionLevelSchema, congestionLevel } from '../twin/forecast/congestion.ts';
-import { FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema } from '../twin/forecast/ForecastAccuracy.ts';
+import { FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema, ServedWeightsSchema, type ServedWeights } from '../twin/forecast/ForecastAccuracy.ts';
 import { forecasterFromArtefact, forecasterToArtefact, loadForecaster, saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { addReadings, emptyHistoricalAverage, hierarchicalMean, overallMean, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
 import { RoadSpeedRecorder } from '../twin/forecast/RoadSpeedRecorder.ts';
@@ -72,11 +72,11 @@ export const ForecastsStateSchema = z.object({
   /** Whether the learned model forecast this minute, or only the baselines (no model yet). */
   source: z.enum(['model', 'persistence']),
   /**
-   * Per horizon, whose forecast the roads' `forecast` values are: the method with the lowest
-   * recent error there (last hour or so of due minutes) among those with a record; with none
-   * yet, the model if there is one, else persistence.
+   * Per horizon, what the roads' `forecast` values are made of: the methods with a record
+   * combined in proportion to the inverse of their recent mean squared error (last hour or so
+   * of due minutes); with no record yet, the model if there is one, else persistence.
    */
-  servedBy: z.array(z.enum(FORECAST_METHODS)),
+  servedWeights: z.array(ServedWeightsSchema),
   unit: z.literal('km/h'),
   horizonsMinutes: z.array(z.number().int().positive()),
   model: ModelStatusSchema,
@@ -344,15 +344,24 @@ export class ForecastService {
       historicalAverage: historical(mins),
     }));
     const available = FORECAST_METHODS.filter((m) => m !== 'model' || model !== null);
-    const servedBy = candidates.map((_, k) => this.accuracy.bestRecent(k, available) ?? (model ? 'model' : 'persistence'));
-    const issued = candidates.map((c, k) => ({ ...c, served: c[servedBy[k]] }));
+    const servedWeights: ServedWeights[] = candidates.map((_, k) => this.accuracy.recentWeights(k, available) ?? (model ? { model: 1 } : { persistence: 1 }));
+    const issued = candidates.map((c, k) => {
+      const served = new Float32Array(n);
+      for (const m of FORECAST_METHODS) {
+        const w = servedWeights[k][m];
+        const f = c[m];
+        if (w === undefined || !f) continue;
+        for (let j = 0; j < n; j++) served[j] += w * f[j];
+      }
+      return { ...c, served };
+    });
     this.accuracy.issue(minute, issued);
 
     const freeFlow = f ? f.freeFlow : this.speedLimits;
     const flows = roadFlowsVph(this.deps.network, this.deps.observe());
     const finite = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 10) / 10 : null);
     const roads = this.roads.map((road, j) => {
-      const forecast = issued.map((s) => finite((s.served ?? s.persistence)[j]));
+      const forecast = issued.map((s) => finite(s.served[j]));
       const ff = Number.isFinite(freeFlow[j]) ? freeFlow[j] : this.speedLimits[j];
       return {
         road,
@@ -367,7 +376,7 @@ export class ForecastService {
       minute,
       backend: this.backendName,
       source: model ? 'model' : 'persistence',
-      servedBy,
+      servedWeights,
       unit: 'km/h',
       horizonsMinutes: [...this.horizonsMinutes],
       model: this.modelStatus,
@@ -376,7 +385,7 @@ export class ForecastService {
     };
     this.refreshes++;
     if (this.refreshes % this.options.storeEveryMinutes === 0) {
-      const payload = { minute, source: this.latest.source, servedBy, horizonsMinutes: this.latest.horizonsMinutes, roads, accuracy: this.latest.accuracy };
+      const payload = { minute, source: this.latest.source, servedWeights, horizonsMinutes: this.latest.horizonsMinutes, roads, accuracy: this.latest.accuracy };
       this.track(
         this.deps.db
           .insert(forecastsTable)

@@ -128,8 +128,8 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
       await first.filter({ hasText: /^\d+\.\d\d$/ }).waitFor({ timeout: 30_000 });
       expect(await page.locator('.drawer table.forecast-accuracy tbody tr').count()).toBe(horizons);
       expect(await page.locator('.drawer table.forecast-accuracy thead th').allTextContents()).toEqual(['Ahead', 'Model', 'Persistence', 'Hist. avg', 'Served']);
-      // Which method each horizon is served by.
-      expect(await page.locator('.drawer .forecast-note').textContent()).toMatch(/^Forecasts for \d+ roads from (the learned model|persistence|the historical average) at \+\d+/);
+      // What each horizon's forecast is made of.
+      expect(await page.locator('.drawer .forecast-note').textContent()).toMatch(/^Forecasts for \d+ roads, each horizon a blend .* \+\d+ min: (model|persistence|hist\. avg) \d+ %/);
       expect(await page.locator('.drawer .forecast-accuracy p').textContent()).toMatch(/same .* road forecasts|baselines over [\d,]+ road forecasts/);
       await shot('forecast-accuracy');
     } else {

@@ -88,12 +88,12 @@ describe('forecasts in the service', () => {
     for (const r of s!.roads) {
       expect(r.forecast).toHaveLength(6);
       expect(r.speed).toBeGreaterThan(0);
-      // Served by a baseline: persistence repeats the speed now.
-      r.forecast.forEach((v, k) => s!.servedBy[k] === 'persistence' && expect(v).toBe(r.speed));
+      // Served by persistence alone: the speed now repeated.
+      r.forecast.forEach((v, k) => s!.servedWeights[k].persistence === 1 && expect(v).toBe(r.speed));
       expect(r.level.every((l) => l !== null)).toBe(true);
     }
     expect(s!.horizonsMinutes).toEqual([5, 10, 15, 30, 45, 60]);
-    expect(s!.servedBy.every((m) => m === 'persistence' || m === 'historicalAverage')).toBe(true);
+    expect(s!.servedWeights.every((w) => w.model === undefined)).toBe(true);
     // Persistence has been scored 5 minutes ahead; no model yet.
     expect(s!.accuracy[0].persistence.count).toBeGreaterThan(0);
     expect(s!.accuracy[0].model.count).toBe(0);
@@ -112,7 +112,7 @@ describe('forecasts in the service', () => {
     await run(200 * 60 + 120);
     // A new model waits behind the baselines, which have a record, until it has one.
     expect(svc.state!.source).toBe('model');
-    expect(svc.state!.servedBy.every((m) => m !== 'model')).toBe(true);
+    expect(svc.state!.servedWeights.every((w) => w.model === undefined)).toBe(true);
     await run(200 * 60 + 600);
     const s = svc.state!;
     expect(s.roads.every((r) => r.forecast.every((v) => v !== null && v > 0))).toBe(true);
@@ -195,34 +195,33 @@ describe('forecast accuracy', () => {
     expect(acc.pendingCount).toBe(0);
   });
 
-  it('serves per horizon the method with the best recent record, and scores what it served', () => {
+  it('weights each method by the inverse of its recent squared error, and scores what was served', () => {
     const acc = new ForecastAccuracy([5], { recentHalfLifeMinutes: 10, minRecentMinutes: 3 });
     const truth = Float32Array.from([50, 50]);
-    const set = (model: number) => ({ model: Float32Array.from([model, model]), persistence: Float32Array.from([44, 44]), historicalAverage: Float32Array.from([48, 48]) });
-    // A model off by 8 km/h: served until it has been scored for 3 minutes, then the usual speed (off by 2) wins.
     let minute = 0;
-    const served: string[] = [];
     const step = (model: number) => {
-      const choice = acc.bestRecent(0) ?? 'model';
-      served.push(choice);
-      const s = set(model);
-      acc.issue(minute, [{ ...s, served: s[choice] }]);
+      const s = { model: Float32Array.from([model, model]), persistence: Float32Array.from([44, 44]), historicalAverage: Float32Array.from([48, 48]) };
+      const w = acc.recentWeights(0) ?? { model: 1 };
+      const served = Float32Array.from([0, 1], (j) => (w.model ?? 0) * s.model[j] + (w.persistence ?? 0) * s.persistence[j] + (w.historicalAverage ?? 0) * s.historicalAverage[j]);
+      acc.issue(minute, [{ ...s, served }]);
       acc.resolve(minute, truth);
       minute++;
+      return w;
     };
-    for (let i = 0; i < 12; i++) step(42);
-    // Issued at minute m, due at m + 5: the first scores arrive at minute 5, trusted from minute 7.
-    expect(served.slice(0, 8).every((m) => m === 'model')).toBe(true);
-    expect(served.slice(9)).toEqual(['historicalAverage', 'historicalAverage', 'historicalAverage']);
-    // The model mends (off by 1): as its old errors fade it is chosen again. (A model that
-    // arrives when baselines already have a record waits behind them: the service test.)
-    for (let i = 0; i < 60; i++) step(49);
-    expect(served.at(-1)).toBe('model');
-    expect(acc.bestRecent(0, ['persistence', 'historicalAverage'])).toBe('historicalAverage');
+    // Issued at minute m, due at m + 5: scored from minute 5, a record (3 decayed minutes) by minute 9.
+    for (let i = 0; i < 9; i++) expect(step(52)).toEqual({ model: 1 });
+    // Errors +2 (model), −6 (persistence), −2 (historical average): weights ∝ 1/4, 1/36, 1/4.
+    const w = step(52);
+    expect(w.model).toBeCloseTo(9 / 19, 6);
+    expect(w.persistence).toBeCloseTo(1 / 19, 6);
+    expect(w.historicalAverage).toBeCloseTo(9 / 19, 6);
+    for (let i = 0; i < 30; i++) step(52);
     const s = acc.summary()[0];
     expect(s.served.count).toBe(s.model.count);
-    // Served: the model's 8 km/h misses while untested, then mostly the better of the two.
-    expect(s.served.rmse!).toBeLessThan(s.model.rmse!);
+    // Opposite errors partly cancel: what was served beats every method it combines.
+    expect(s.served.rmse!).toBeLessThan(Math.min(s.model.rmse!, s.persistence.rmse!, s.historicalAverage.rmse!));
+    // Without the model (not offered), the baselines share the weight.
+    expect(acc.recentWeights(0, ['persistence', 'historicalAverage'])).toEqual({ persistence: expect.closeTo(0.1, 6), historicalAverage: expect.closeTo(0.9, 6) });
   });
 
   it('scores the baselines apart before the model exists, then all three on the same roads', () => {

@@ -13,7 +13,7 @@ function state(source: 'model' | 'persistence', speed: number | null, forecast: 
     minute: 0,
     backend: null,
     source,
-    servedBy: source === 'model' ? ['model', 'model', 'model'] : ['persistence', 'persistence', 'persistence'],
+    servedWeights: [15, 30, 60].map(() => (source === 'model' ? { model: 1 } : { persistence: 1 })),
     unit: 'km/h',
     horizonsMinutes: [15, 30, 60],
     model: { state: 'ready', loadedFrom: null, rowsRecorded: 0, rowsNeeded: 0, updates: 0, lastTrainedAt: null, error: null },

@@ -6,10 +6,10 @@
  * their figures stand side by side.
  *
  * It also keeps each method's recent skill (errors with a half-life in due minutes) so the
- * caller can serve, per horizon, the method that has lately been most accurate: a model that
- * has seen only a few hours, or a day unlike its training, must not be shown when the road's
- * usual speed or its last reading has lately been the better forecast. What was served is
- * scored as a fourth method.
+ * caller can serve, per horizon, the methods combined in proportion to how accurate each has
+ * lately been: a model that has seen only a few hours, or a day unlike its training, must not
+ * dominate when the road's usual speed or its last reading has lately forecast better, and
+ * forecasts whose errors differ partly cancel. What was served is scored as a fourth method.
  */
 import { z } from 'zod';
 
@@ -42,10 +42,18 @@ export const HorizonAccuracySchema = z.object({
   model: MethodAccuracySchema,
   persistence: MethodAccuracySchema,
   historicalAverage: MethodAccuracySchema,
-  /** What was served at this horizon (per minute the method with the best recent skill). */
+  /** What was served at this horizon: the candidates combined by their recent skill. */
   served: MethodAccuracySchema,
 });
 export type HorizonAccuracy = z.infer<typeof HorizonAccuracySchema>;
+
+/** Share of each method in a served forecast (absent: not used). */
+export const ServedWeightsSchema = z.object({
+  model: z.number().min(0).max(1).optional(),
+  persistence: z.number().min(0).max(1).optional(),
+  historicalAverage: z.number().min(0).max(1).optional(),
+});
+export type ServedWeights = z.infer<typeof ServedWeightsSchema>;
 
 export const AccuracyOptionsSchema = z.object({
   /** Due minutes after which an error counts half in the recent skill. */
@@ -178,26 +186,23 @@ export class ForecastAccuracy {
   }
 
   /**
-   * The candidate with the lowest recent RMSE at horizon index `k` among those in `available`
-   * that have been scored for long enough lately (ties keep the model); null when none has.
-   * A new model therefore waits behind baselines with a record until it has one of its own
-   * (on the demo city a model trained on its first four hours forecast 45 minutes ahead with
-   * twice the baselines' error at first), while at a start with no record at all the caller's
-   * default (a loaded model) is served.
+   * Weights for combining the candidates at horizon index `k`: in proportion to the inverse of
+   * each one's recent mean squared error (Bates and Granger's combination), over those in
+   * `available` with a record; null when none has one. A new model joins once it has a record.
    */
-  bestRecent(k: number, available: readonly ForecastMethod[] = FORECAST_METHODS): ForecastMethod | null {
-    let best: ForecastMethod | null = null;
-    let bestMse = Number.POSITIVE_INFINITY;
+  recentWeights(k: number, available: readonly ForecastMethod[] = FORECAST_METHODS): ServedWeights | null {
+    const w: ServedWeights = {};
+    let total = 0;
     FORECAST_METHODS.forEach((method, m) => {
       const r = this.recent[k][m];
       if (!available.includes(method) || r.minutes < this.options.minRecentMinutes || r.count <= 0) return;
-      const mse = r.se / r.count;
-      if (mse < bestMse) {
-        bestMse = mse;
-        best = method;
-      }
+      // A method with no error at all takes (almost) everything.
+      w[method] = r.count / Math.max(r.se, 1e-9 * r.count);
+      total += w[method]!;
     });
-    return best;
+    if (total === 0) return null;
+    for (const m of FORECAST_METHODS) if (w[m] !== undefined) w[m]! /= total;
+    return w;
   }
 
   /** Forecasts still waiting for their due minute. */

@@ -84,8 +84,8 @@ export const ForecastsSchema = z
           .loose(),
       )
       .optional(),
-    /** Per horizon, the method whose forecast the roads' values are. */
-    servedBy: z.array(z.string()).optional(),
+    /** Per horizon, each method's share in the roads' forecast values. */
+    servedWeights: z.array(z.record(z.string(), z.number())).optional(),
   })
   .loose();
 

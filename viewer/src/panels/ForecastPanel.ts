@@ -68,7 +68,7 @@ export class ForecastPanel implements NetworkPanel {
     });
     const first = rows[0];
     const caption = first.paired
-      ? `All scored on the same ${first.model.count.toLocaleString()} road forecasts at +${first.minutes} min since the model's first; lowest of the three in bold. Served: per horizon, whichever has lately been most accurate.`
+      ? `All scored on the same ${first.model.count.toLocaleString()} road forecasts at +${first.minutes} min since the model's first; lowest of the three in bold. Served: the blend shown above.`
       : `No model forecast has come due yet: the baselines over ${first.persistence.count.toLocaleString()} road forecasts at +${first.minutes} min.`;
     this.accuracy.replaceChildren(
       h('table', { class: 'forecast-accuracy' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ahead'), h('th', {}, 'Model'), h('th', {}, 'Persistence'), h('th', {}, 'Hist. avg'), h('th', {}, 'Served'))), h('tbody', {}, ...body)),
@@ -111,14 +111,18 @@ export class ForecastPanel implements NetworkPanel {
   }
 }
 
-const METHOD_NAMES: Record<string, string> = { model: 'the learned model', persistence: 'persistence', historicalAverage: 'the historical average' };
+const METHOD_NAMES: Record<string, string> = { model: 'model', persistence: 'persistence', historicalAverage: 'hist. avg' };
 
-/** Which method each horizon's forecast comes from, grouped: "the learned model at +5…+30 min; …". */
+/** What each horizon's forecast is made of, e.g. "+5 min: model 60 %, hist. avg 40 %". */
 function servedNote(f: Forecasts): string {
-  const by = f.servedBy ?? f.horizonsMinutes.map(() => (f.source === 'model' ? 'model' : 'persistence'));
-  const groups = new Map<string, number[]>();
-  by.forEach((m, k) => groups.set(m, [...(groups.get(m) ?? []), f.horizonsMinutes[k]]));
-  const parts = [...groups].map(([m, mins]) => `${METHOD_NAMES[m] ?? m} at ${mins.map((x) => `+${x}`).join(', ')} min`);
+  const weights = f.servedWeights ?? f.horizonsMinutes.map(() => ({ [f.source === 'model' ? 'model' : 'persistence']: 1 }));
+  const parts = weights.map((w, k) => {
+    const shares = Object.entries(w)
+      .filter(([, v]) => v >= 0.005)
+      .sort((a, b) => b[1] - a[1])
+      .map(([m, v]) => `${METHOD_NAMES[m] ?? m} ${Math.round(v * 100)} %`);
+    return `+${f.horizonsMinutes[k]} min: ${shares.join(', ')}`;
+  });
   const model = f.source === 'model' ? '' : ' No model trained yet.';
-  return `Forecasts for ${f.roads.length} roads from ${parts.join('; ')}.${model}`;
+  return `Forecasts for ${f.roads.length} roads, each horizon a blend weighted by recent accuracy — ${parts.join('; ')}.${model}`;
 }
