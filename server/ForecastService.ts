@@ -17,7 +17,7 @@ import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { BackendNameSchema, initForecastBackend, type BackendName } from '../twin/forecast/backend.ts';
 import { CongestionLevelSchema, congestionLevel } from '../twin/forecast/congestion.ts';
-import { FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema, ServedWeightsSchema, type ServedWeights } from '../twin/forecast/ForecastAccuracy.ts';
+import { combineForecasts, FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema, ServedWeightsSchema, type ServedWeights } from '../twin/forecast/ForecastAccuracy.ts';
 import { forecasterFromArtefact, forecasterToArtefact, loadForecaster, saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { addReadings, emptyHistoricalAverage, hierarchicalMean, overallMean, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
 import { RoadSpeedRecorder } from '../twin/forecast/RoadSpeedRecorder.ts';
@@ -345,16 +345,7 @@ export class ForecastService {
     }));
     const available = FORECAST_METHODS.filter((m) => m !== 'model' || model !== null);
     const servedWeights: ServedWeights[] = candidates.map((_, k) => this.accuracy.recentWeights(k, available) ?? (model ? { model: 1 } : { persistence: 1 }));
-    const issued = candidates.map((c, k) => {
-      const served = new Float32Array(n);
-      for (const m of FORECAST_METHODS) {
-        const w = servedWeights[k][m];
-        const f = c[m];
-        if (w === undefined || !f) continue;
-        for (let j = 0; j < n; j++) served[j] += w * f[j];
-      }
-      return { ...c, served };
-    });
+    const issued = candidates.map((c, k) => ({ ...c, served: combineForecasts(servedWeights[k], c, n) }));
     this.accuracy.issue(minute, issued);
 
     const freeFlow = f ? f.freeFlow : this.speedLimits;

@@ -17,7 +17,7 @@ import { demoCityFromSpec } from '../../twin/network/generator.ts';
 import { importRoadnet } from '../../twin/network/importCityFlow.ts';
 import type { RoadNetwork } from '../../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
-import { ForecastAccuracy } from '../../twin/forecast/ForecastAccuracy.ts';
+import { combineForecasts, ForecastAccuracy } from '../../twin/forecast/ForecastAccuracy.ts';
 import { RoadSpeedRecorder } from '../../twin/forecast/RoadSpeedRecorder.ts';
 
 function demoNetwork(): { net: RoadNetwork; name: string } {
@@ -202,8 +202,7 @@ describe('forecast accuracy', () => {
     const step = (model: number) => {
       const s = { model: Float32Array.from([model, model]), persistence: Float32Array.from([44, 44]), historicalAverage: Float32Array.from([48, 48]) };
       const w = acc.recentWeights(0) ?? { model: 1 };
-      const served = Float32Array.from([0, 1], (j) => (w.model ?? 0) * s.model[j] + (w.persistence ?? 0) * s.persistence[j] + (w.historicalAverage ?? 0) * s.historicalAverage[j]);
-      acc.issue(minute, [{ ...s, served }]);
+      acc.issue(minute, [{ ...s, served: combineForecasts(w, s, 2) }]);
       acc.resolve(minute, truth);
       minute++;
       return w;

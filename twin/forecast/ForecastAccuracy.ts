@@ -55,6 +55,18 @@ export const ServedWeightsSchema = z.object({
 });
 export type ServedWeights = z.infer<typeof ServedWeightsSchema>;
 
+/** The served forecast for `n` roads: Σ weight × forecast over the methods the weights name. */
+export function combineForecasts(weights: ServedWeights, forecasts: Partial<Record<ForecastMethod, Float32Array | null>>, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (const m of FORECAST_METHODS) {
+    const w = weights[m];
+    const f = forecasts[m];
+    if (w === undefined || !f) continue;
+    for (let j = 0; j < n; j++) out[j] += w * f[j];
+  }
+  return out;
+}
+
 export const AccuracyOptionsSchema = z.object({
   /** Due minutes after which an error counts half in the recent skill. */
   recentHalfLifeMinutes: z.number().positive().default(60),
