@@ -359,8 +359,11 @@ export class WhatIfService {
       .where(eq(whatifRuns.id, id))
       .limit(1);
     if (!r) return null;
-    const live = this.jobs.get(id);
-    // The in-memory state is ahead of the row while a run is going (progress is not written per step).
+    // The in-memory state is ahead of the row while a run is going (progress is not written per
+    // step). Once it has finished, the row decides: its result is stored in the same write as its
+    // final status, so a reader never sees 'done' without the result.
+    const job = this.jobs.get(id);
+    const live = job && !FINISHED.has(job.status) ? job : undefined;
     const status = live?.status ?? (r.status as WhatIfStatus);
     const progress = live?.progress ?? r.progress;
     return {
