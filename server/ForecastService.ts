@@ -9,7 +9,7 @@
  * afterwards it is fine-tuned on the windows each new half hour completes. Training runs off
  * the tick, in batches that give the event loop a turn, and is saved after each change.
  */
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -17,7 +17,7 @@ import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../twin/state/TrafficObservation.ts';
 import { BackendNameSchema, initForecastBackend, type BackendName } from '../twin/forecast/backend.ts';
 import { CongestionLevelSchema, congestionLevel } from '../twin/forecast/congestion.ts';
-import { combineForecasts, FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema, ServedWeightsSchema, type ServedWeights } from '../twin/forecast/ForecastAccuracy.ts';
+import { AccuracyRecordSchema, combineForecasts, FORECAST_METHODS, ForecastAccuracy, HorizonAccuracySchema, ServedWeightsSchema, type ServedWeights } from '../twin/forecast/ForecastAccuracy.ts';
 import { forecasterFromArtefact, forecasterToArtefact, loadForecaster, saveForecaster } from '../twin/forecast/forecasterStore.ts';
 import { addReadings, emptyHistoricalAverage, hierarchicalMean, overallMean, type HistoricalAverage } from '../twin/forecast/HistoricalAverage.ts';
 import { RoadSpeedRecorder } from '../twin/forecast/RoadSpeedRecorder.ts';
@@ -85,6 +85,11 @@ export const ForecastsStateSchema = z.object({
   accuracy: z.array(HorizonAccuracySchema),
 });
 export type ForecastsState = z.infer<typeof ForecastsStateSchema>;
+
+/** The part of a stored forecast row a restarted service reads back (older rows lack it). */
+const StoredAccuracySchema = z.object({
+  accuracyRecord: z.object({ model: z.string(), record: AccuracyRecordSchema }),
+});
 
 export const ForecastServiceOptionsSchema = z.object({
   /** Simulated seconds between samples of the twin's road speeds. */
@@ -234,6 +239,27 @@ export class ForecastService {
     } else if (this.status.state === 'starting') {
       this.status = { ...this.status, state: 'collecting' };
     }
+    await this.restoreAccuracy(loaded !== null);
+  }
+
+  /**
+   * Carries on the running accuracy and each method's recent skill from the newest stored
+   * forecast row of this city, so that after a restart the served blend keeps its weights
+   * instead of serving the model alone until the methods have new records. Up to
+   * `storeEveryMinutes` of scoring, and the forecasts not yet due, are lost with the process.
+   */
+  private async restoreAccuracy(modelLoaded: boolean): Promise<void> {
+    try {
+      const rows = await this.deps.db.select({ payload: forecastsTable.payload }).from(forecastsTable).orderBy(desc(forecastsTable.id)).limit(1);
+      if (rows.length === 0) return;
+      const stored = StoredAccuracySchema.safeParse(rows[0].payload);
+      if (!stored.success || stored.data.accuracyRecord.model !== this.artefactName) return;
+      if (!this.accuracy.merge(stored.data.accuracyRecord.record, { withModel: modelLoaded })) {
+        console.error('forecasts: the stored accuracy record is for other horizons; not restored');
+      }
+    } catch (e) {
+      console.error('forecasts: could not restore the running accuracy:', e instanceof Error ? e.message : e);
+    }
   }
 
   private async loadStored(): Promise<{ forecaster: SpeedForecaster; from: 'database' | 'directory' } | null> {
@@ -376,7 +402,15 @@ export class ForecastService {
     };
     this.refreshes++;
     if (this.refreshes % this.options.storeEveryMinutes === 0) {
-      const payload = { minute, source: this.latest.source, servedWeights, horizonsMinutes: this.latest.horizonsMinutes, roads, accuracy: this.latest.accuracy };
+      const payload = {
+        minute,
+        source: this.latest.source,
+        servedWeights,
+        horizonsMinutes: this.latest.horizonsMinutes,
+        roads,
+        accuracy: this.latest.accuracy,
+        accuracyRecord: { model: this.artefactName, record: this.accuracy.record() },
+      };
       this.track(
         this.deps.db
           .insert(forecastsTable)

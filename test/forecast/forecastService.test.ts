@@ -9,15 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import demoSpec from '../../data/demo-city.json' with { type: 'json' };
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { ForecastService } from '../../server/ForecastService.ts';
 import { openDatabase, type Database } from '../../server/db/Database.ts';
-import { modelArtifacts } from '../../server/db/schema.ts';
+import { forecasts as forecastsTable, modelArtifacts } from '../../server/db/schema.ts';
 import { demoCityFromSpec } from '../../twin/network/generator.ts';
 import { importRoadnet } from '../../twin/network/importCityFlow.ts';
 import type { RoadNetwork } from '../../twin/network/RoadNetwork.ts';
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
-import { combineForecasts, ForecastAccuracy } from '../../twin/forecast/ForecastAccuracy.ts';
+import { combineForecasts, ForecastAccuracy, type HorizonAccuracy } from '../../twin/forecast/ForecastAccuracy.ts';
 import { RoadSpeedRecorder } from '../../twin/forecast/RoadSpeedRecorder.ts';
 
 function demoNetwork(): { net: RoadNetwork; name: string } {
@@ -152,6 +152,33 @@ describe('forecasts in the service', () => {
     await fromDir.stop();
     await empty.close();
   });
+  it('a restarted service carries on the running accuracy and recent skill it had stored', async () => {
+    const rows = await database.db.select().from(forecastsTable).orderBy(desc(forecastsTable.id)).limit(1);
+    const stored = rows[0].payload as { accuracy: HorizonAccuracy[] };
+    expect(stored.accuracy[0].model.count).toBeGreaterThan(0);
+
+    const restarted = new ForecastService({ network: net, networkName: name, db: database.db, observe: () => syntheticObservation(net, now), clockOffsetSeconds: 0 });
+    await restarted.start();
+    expect(restarted.accuracy.summary()).toEqual(stored.accuracy);
+    // The first refresh after the restart already blends the methods by their stored records,
+    // rather than serving the loaded model alone.
+    for (let t = 0; t <= 70; t += 10) restarted.onTick(t);
+    expect(restarted.state!.source).toBe('model');
+    const [first, ...longer] = restarted.state!.servedWeights;
+    expect(first.model).toBeGreaterThan(0);
+    expect(first.persistence).toBeGreaterThan(0);
+    expect(first.historicalAverage).toBeGreaterThan(0);
+    // Farther ahead the model may not have a record yet; the baselines do.
+    for (const w of longer) expect(Object.keys(w).length).toBeGreaterThanOrEqual(2);
+    await restarted.stop();
+
+    // Without the model it scored (another city's artefact name), nothing of the model is kept.
+    const other = new ForecastService({ network: net, networkName: `${name}-other`, db: database.db, observe: () => syntheticObservation(net, now), clockOffsetSeconds: 0 });
+    await other.start();
+    expect(other.accuracy.summary()[0].model.count).toBe(0);
+    expect(other.accuracy.summary()[0].persistence.count).toBe(0);
+    await other.stop();
+  });
 });
 
 describe('road speed recorder', () => {
@@ -221,6 +248,31 @@ describe('forecast accuracy', () => {
     expect(s.served.rmse!).toBeLessThan(Math.min(s.model.rmse!, s.persistence.rmse!, s.historicalAverage.rmse!));
     // Without the model (not offered), the baselines share the weight.
     expect(acc.recentWeights(0, ['persistence', 'historicalAverage'])).toEqual({ persistence: expect.closeTo(0.1, 6), historicalAverage: expect.closeTo(0.9, 6) });
+  });
+
+  it('a stored record carries on the sums and recent skill; without its model, only the baselines', () => {
+    const scored = new ForecastAccuracy([5, 10], { minRecentMinutes: 1 });
+    for (let m = 0; m < 20; m++) {
+      const s = { model: Float32Array.from([51, 49]), persistence: Float32Array.from([45, 45]), historicalAverage: Float32Array.from([52, 52]) };
+      scored.issue(m, [s, s]);
+      scored.resolve(m, Float32Array.from([50, 50]));
+    }
+    const record = JSON.parse(JSON.stringify(scored.record()));
+    const same = new ForecastAccuracy([5, 10], { minRecentMinutes: 1 });
+    expect(same.merge(record, { withModel: true })).toBe(true);
+    expect(same.summary()).toEqual(scored.summary());
+    expect(same.recentWeights(0)).toEqual(scored.recentWeights(0));
+    // Sums add: scoring done before the record was read is kept.
+    same.merge(record, { withModel: true });
+    expect(same.summary()[0].model.count).toBe(2 * scored.summary()[0].model.count);
+
+    const newModel = new ForecastAccuracy([5, 10], { minRecentMinutes: 1 });
+    newModel.merge(record, { withModel: false });
+    expect(newModel.summary()[0].model.count).toBe(0);
+    expect(Object.keys(newModel.recentWeights(0)!)).toEqual(['persistence', 'historicalAverage']);
+
+    expect(new ForecastAccuracy([5, 15]).merge(record, { withModel: true })).toBe(false);
+    expect(() => new ForecastAccuracy([5, 10]).merge({ ...record, recent: [[{ se: -1, count: 1, minutes: 1 }]] }, { withModel: true })).toThrow(/se/);
   });
 
   it('scores the baselines apart before the model exists, then all three on the same roads', () => {

@@ -75,21 +75,32 @@ export const AccuracyOptionsSchema = z.object({
 });
 export type AccuracyOptionsInput = z.input<typeof AccuracyOptionsSchema>;
 
-interface Sums {
-  se: number;
-  ae: number;
-  yy: number;
-  count: number;
-}
+const SumsSchema = z.object({ se: z.number().nonnegative(), ae: z.number().nonnegative(), yy: z.number().nonnegative(), count: z.number().nonnegative() });
+type Sums = z.infer<typeof SumsSchema>;
 
 const zeroSums = (): Sums => ({ se: 0, ae: 0, yy: 0, count: 0 });
 
 /** Recent skill of one candidate at one horizon: decayed squared errors and scored minutes. */
-interface Recent {
-  se: number;
-  count: number;
-  minutes: number;
-}
+const RecentSchema = z.object({ se: z.number().nonnegative(), count: z.number().nonnegative(), minutes: z.number().nonnegative() });
+type Recent = z.infer<typeof RecentSchema>;
+
+/**
+ * Everything scored so far, as stored so that a restarted service carries on from it: the
+ * running sums per horizon and method, and each candidate's recent skill. Forecasts still
+ * waiting for their due minute are not part of it (they are lost with the process).
+ */
+export const AccuracyRecordSchema = z.object({
+  horizonsMinutes: z.array(z.number().int().positive()),
+  /** Clock minute of the last scoring (null: none). */
+  lastResolved: z.number().int().nullable(),
+  /** [horizon][method in SCORED order] over the forecasts the model also made. */
+  sums: z.array(z.array(SumsSchema).length(SCORED.length)),
+  /** [horizon][method] before the model existed. */
+  unpaired: z.array(z.array(SumsSchema).length(SCORED.length)),
+  /** [horizon][candidate in FORECAST_METHODS order]. */
+  recent: z.array(z.array(RecentSchema).length(FORECAST_METHODS.length)),
+});
+export type AccuracyRecord = z.infer<typeof AccuracyRecordSchema>;
 
 /** What each method forecast for every road at one horizon (null: the method had no forecast). */
 export type IssuedForecast = Partial<Record<ScoredMethod, Float32Array | null>>;
@@ -215,6 +226,41 @@ export class ForecastAccuracy {
     if (total === 0) return null;
     for (const m of FORECAST_METHODS) if (w[m] !== undefined) w[m]! /= total;
     return w;
+  }
+
+  /** What has been scored so far (see AccuracyRecordSchema), a copy. */
+  record(): AccuracyRecord {
+    const copy = <T extends object>(table: T[][]): T[][] => table.map((row) => row.map((x) => ({ ...x })));
+    return { horizonsMinutes: [...this.horizonsMinutes], lastResolved: this.lastResolved, sums: copy(this.sums), unpaired: copy(this.unpaired), recent: copy(this.recent) };
+  }
+
+  /**
+   * Adds a stored record to what this one has scored (sums add, so scoring that started before
+   * the record was read is kept). `withModel: false` when the model that record scored is gone:
+   * its recent skill would vouch for another network, so it is left out, and so are its paired
+   * sums (nothing left to pair a new model's figures with). Returns false, changing nothing,
+   * when the record is for other horizons.
+   */
+  merge(stored: AccuracyRecord, options: { withModel: boolean }): boolean {
+    const r = AccuracyRecordSchema.parse(stored);
+    if (r.horizonsMinutes.length !== this.horizonsMinutes.length || r.horizonsMinutes.some((m, k) => m !== this.horizonsMinutes[k])) return false;
+    if (r.sums.length !== this.sums.length || r.unpaired.length !== this.unpaired.length || r.recent.length !== this.recent.length) return false;
+    const add = <T extends Record<string, number>>(into: T, from: T) => {
+      for (const key of Object.keys(into) as (keyof T)[]) (into[key] as number) += from[key];
+    };
+    r.horizonsMinutes.forEach((_, k) => {
+      SCORED.forEach((_, m) => {
+        add(this.unpaired[k][m], r.unpaired[k][m]);
+        if (options.withModel) add(this.sums[k][m], r.sums[k][m]);
+      });
+      FORECAST_METHODS.forEach((_, m) => {
+        if (m !== MODEL || options.withModel) add(this.recent[k][m], r.recent[k][m]);
+      });
+    });
+    // A clock that carried on decays the record by the time between; one that started over
+    // (an earlier minute) keeps it as it was.
+    this.lastResolved ??= r.lastResolved;
+    return true;
   }
 
   /** Forecasts still waiting for their due minute. */
