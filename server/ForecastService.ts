@@ -9,7 +9,7 @@
  * afterwards it is fine-tuned on the windows each new half hour completes. Training runs off
  * the tick, in batches that give the event loop a turn, and is saved after each change.
  */
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, lt, sql } from 'drizzle-orm';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -85,6 +85,20 @@ export const ForecastsStateSchema = z.object({
   accuracy: z.array(HorizonAccuracySchema),
 });
 export type ForecastsState = z.infer<typeof ForecastsStateSchema>;
+
+/** One road's stored forecast at one refresh (every `storeEveryMinutes`), as the history API serves it. */
+export const StoredRoadForecastSchema = ForecastRoadSchema.omit({ road: true }).extend({
+  /** Row id: pass it as `before` to page further back. */
+  id: z.number().int(),
+  /** Wall-clock time the row was written. */
+  storedAt: z.string(),
+  /** Simulated time of the refresh (s; starts again at 0 when the service restarts). */
+  time: z.number(),
+  minute: z.number().int(),
+  source: z.enum(['model', 'persistence']),
+  servedWeights: z.array(ServedWeightsSchema),
+});
+export type StoredRoadForecast = z.infer<typeof StoredRoadForecastSchema>;
 
 /** The part of a stored forecast row a restarted service reads back (older rows lack it). */
 const StoredAccuracySchema = z.object({
@@ -423,6 +437,45 @@ export class ForecastService {
   /** The latest refresh (null before the first minute has closed). */
   get state(): ForecastsState | null {
     return this.latest;
+  }
+
+  /** Index of each road of the city, by id. */
+  roadIndex(road: string): number {
+    return this.roads.indexOf(road);
+  }
+
+  /**
+   * One road's stored forecasts, newest first (`limit` rows, before row id `before` if given):
+   * what was forecast at each stored refresh beside the speed then, so forecasts can be laid
+   * against what followed. Only that road's element is read out of each row (a row holds every
+   * road). Rows written for another network (another road at that place) are skipped. Null for
+   * a road the city does not have.
+   */
+  async storedHistory(road: string, query: { limit: number; before?: number }): Promise<StoredRoadForecast[] | null> {
+    const j = this.roadIndex(road);
+    if (j < 0) return null;
+    const t = forecastsTable;
+    const rows = await this.deps.db
+      .select({
+        id: t.id,
+        storedAt: t.createdAt,
+        time: t.simTime,
+        minute: sql<unknown>`${t.payload} -> 'minute'`,
+        source: sql<unknown>`${t.payload} -> 'source'`,
+        servedWeights: sql<unknown>`${t.payload} -> 'servedWeights'`,
+        // j is a checked index: inlined, as a bound parameter makes `->` ambiguous (text or int).
+        road: sql<unknown>`${t.payload} -> 'roads' -> ${sql.raw(String(j))}`,
+      })
+      .from(t)
+      .where(query.before === undefined ? undefined : lt(t.id, query.before))
+      .orderBy(desc(t.id))
+      .limit(query.limit);
+    const out: StoredRoadForecast[] = [];
+    for (const r of rows) {
+      const parsed = StoredRoadForecastSchema.safeParse({ ...(typeof r.road === 'object' ? r.road : {}), id: r.id, storedAt: r.storedAt.toISOString(), time: r.time, minute: r.minute, source: r.source, servedWeights: r.servedWeights });
+      if (parsed.success && (r.road as { road?: unknown }).road === road) out.push(parsed.data);
+    }
+    return out;
   }
 
   /** The 'forecasts' topic: the latest refresh, sent again only when a new minute is refreshed. */

@@ -29,6 +29,7 @@ import { rtasRoutes } from './api/routes/rtas.ts';
 import { DEFAULT_RTAS_CONFIG, RtasScheduler } from './RtasScheduler.ts';
 import { controlSites } from '../signal-controllers/policies/sites.ts';
 import { intersectionRoutes } from './api/routes/intersections.ts';
+import { forecastRoutes } from './api/routes/forecasts.ts';
 import { AlertMonitor } from './AlertMonitor.ts';
 import { IntersectionHistory } from './IntersectionHistory.ts';
 import { CentralPlanner } from './CentralPlanner.ts';
@@ -203,6 +204,7 @@ export async function startService(config: Config): Promise<RunningService> {
     whatifRoutes(whatif),
     emergencyRoutes(emergency, preemptions, (id) => plans.safetyOf(id) !== undefined, config.POLL_RATE),
     intersectionRoutes({ plans, controllers, history, alerts, simTime: () => runtime.engine.time, loopLatencySlaMs: config.LOOP_LATENCY_SLA_MS }),
+    forecastRoutes(forecasts),
   ]);
   const viewerDist = join(root, 'viewer', 'dist');
   if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));

@@ -95,4 +95,49 @@ describe('forecasts over HTTP and WebSocket', () => {
       ws.close();
     }
   }, 320_000);
+
+  it('serves the latest forecasts and a road\'s stored forecasts over HTTP', async () => {
+    const roads = svc.runtime.network.roads.map((r) => r.id);
+    const latest = await api(svc.url, '/api/forecasts', ADMIN);
+    expect(latest.status).toBe(200);
+    const state = ForecastsStateSchema.parse(latest.body);
+    expect(state.roads.map((r) => r.road)).toEqual(roads);
+
+    const two = await api(svc.url, `/api/forecasts?roads=${roads[3]},${roads[0]}`, ADMIN);
+    expect(two.status).toBe(200);
+    expect(two.body.roads.map((r: { road: string }) => r.road)).toEqual([roads[3], roads[0]]);
+    const unknown = await api(svc.url, `/api/forecasts?roads=${roads[0]},no-such-road`, ADMIN);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toContain('no-such-road');
+    expect((await api(svc.url, '/api/forecasts?roads=a,,b', ADMIN)).status).toBe(400);
+    expect((await api(svc.url, '/api/forecasts', null)).status).toBe(401);
+
+    // Every 5th refresh is stored: wait for a few, then read one road's back, newest first.
+    const road = roads[5];
+    let rows: { id: number; minute: number; speed: number | null; forecast: (number | null)[]; servedWeights: unknown[] }[] = [];
+    for (let i = 0; i < 600 && rows.length < 3; i++) {
+      const r = await api(svc.url, `/api/forecasts/roads/${road}/history?limit=3`, ADMIN);
+      expect(r.status).toBe(200);
+      rows = r.body.rows;
+      if (rows.length < 3) await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      expect(row.forecast).toHaveLength(6);
+      expect(row.servedWeights).toHaveLength(6);
+    }
+    expect(rows[0].minute).toBeGreaterThan(rows[1].minute);
+    expect(rows[0].id).toBeGreaterThan(rows[1].id);
+    // Paging back from the second row gives the third.
+    const older = await api(svc.url, `/api/forecasts/roads/${road}/history?limit=1&before=${rows[1].id}`, ADMIN);
+    expect(older.body.rows.map((r: { id: number }) => r.id)).toEqual([rows[2].id]);
+    // The stored row holds what was published for that road then: the stream's values.
+    const other = await api(svc.url, `/api/forecasts/roads/${roads[6]}/history?limit=1&before=${rows[0].id + 1}`, ADMIN);
+    expect(other.body.rows[0].id).toBe(rows[0].id);
+    expect(other.body.rows[0].forecast).not.toEqual(rows[0].forecast);
+
+    expect((await api(svc.url, '/api/forecasts/roads/no-such-road/history', ADMIN)).status).toBe(404);
+    const bad = await api(svc.url, `/api/forecasts/roads/${road}/history?limit=0`, ADMIN);
+    expect(bad.status).toBe(400);
+  }, 180_000);
 });
