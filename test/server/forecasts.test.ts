@@ -140,4 +140,17 @@ describe('forecasts over HTTP and WebSocket', () => {
     const bad = await api(svc.url, `/api/forecasts/roads/${road}/history?limit=0`, ADMIN);
     expect(bad.status).toBe(400);
   }, 180_000);
+
+  it('says so when forecasting is off', async () => {
+    const off = await startTestService({ FORECAST: '0' });
+    try {
+      for (const path of ['/api/forecasts', `/api/forecasts/roads/${off.runtime.network.roads[0].id}/history`]) {
+        const r = await api(off.url, path, ADMIN);
+        expect(r.status).toBe(404);
+        expect(r.body.error.message).toContain('FORECAST=0');
+      }
+    } finally {
+      await off.stop();
+    }
+  }, 60_000);
 });
