@@ -132,6 +132,29 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
       expect(await page.locator('.drawer .forecast-note').textContent()).toMatch(/^Forecasts for \d+ roads, each horizon a blend .* \+\d+ min: (model|persistence|hist\. avg) \d+ %/);
       expect(await page.locator('.drawer .forecast-accuracy p').textContent()).toMatch(/same .* road forecasts|baselines over [\d,]+ road forecasts/);
       await shot('forecast-accuracy');
+
+      // One road picked on the map: its speed with the forecasts made for it, scored there.
+      let point: { x: number; y: number } | null = null;
+      for (const r of network.roads) {
+        const p = await page.evaluate((id) => window.__viewerTest!.screenPointOfRoad(id), r.id);
+        if (clearOfPanels(p)) {
+          point = p;
+          break;
+        }
+      }
+      expect(point).not.toBeNull();
+      await page.locator('[data-action=forecast-road-pick]').click();
+      await page.mouse.click(point!.x, point!.y);
+      const name = page.locator('.drawer .road-check .road-name');
+      await name.waitFor({ timeout: 10_000 });
+      // The nearest road to that point (the road of the other direction may be as near).
+      expect(network.roads.map((r) => r.id)).toContain(await name.getAttribute('data-road'));
+      // A stored row every 5 simulated minutes: the panel fetches again as they come.
+      await page.locator('.drawer .road-check path[data-series=speed][d*=L]').waitFor({ timeout: 90_000 });
+      expect(await page.locator('.drawer .road-check path[data-series="forecast +15 min"]').count()).toBe(1);
+      expect(await page.locator('.drawer table.road-accuracy tbody tr').count()).toBe(horizons);
+      expect(await page.locator('.drawer .road-check .chart-key .key').allTextContents()).toEqual(['speed', 'forecast +15 min', 'forecast +60 min']);
+      await shot('forecast-road');
     } else {
       expect(await page.locator('.drawer .forecast-note').textContent()).toMatch(/not publish forecasts|Waiting/);
     }

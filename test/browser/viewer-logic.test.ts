@@ -12,6 +12,7 @@ import { ribbonGeometry } from '../../viewer/src/ribbon.ts';
 import { SIGNAL_GREEN, SIGNAL_RED, SIGNAL_UNKNOWN, SIGNAL_YELLOW, SignalState } from '../../viewer/src/SignalState.ts';
 import { SimClock } from '../../viewer/src/SimClock.ts';
 import { EnvelopeSchema, TopicSchemas } from '../../viewer/src/streamSchemas.ts';
+import { roadForecastCheck } from '../../viewer/src/forecastCheck.ts';
 import { VehicleLayer } from '../../viewer/src/VehicleLayer.ts';
 import { ADMIN, openSocket, startTestService } from '../server/helpers.ts';
 import type { RunningService } from '../../server/Service.ts';
@@ -185,5 +186,29 @@ describe('ribbons and palette', () => {
     expect(congestionIndex(0)).toBe(0);
     expect(congestionIndex(1.4)).toBe(255);
     expect(congestionIndex(Number.NaN)).toBe(-1);
+  });
+});
+
+describe('one road\'s forecasts against what followed', () => {
+  it('places each forecast at the minute it was for, scores it beside persistence, and stops at a restart', () => {
+    // Newest first, as the history API answers: minutes 120 … 100 of this run, then rows of an
+    // earlier run whose clock was ahead (the simulated clock starts again at a restart).
+    const speeds: Record<number, number> = { 100: 50, 105: 40, 110: 30, 115: 30, 120: 35 };
+    const rows = [120, 115, 110, 105, 100].map((minute, i) => ({ id: 10 - i, minute, speed: speeds[minute], forecast: [speeds[minute] - 8, 33] }));
+    rows.push({ id: 5, minute: 900, speed: 70, forecast: [70, 70] });
+    const check = roadForecastCheck({ road: 'r', horizonsMinutes: [5, 10], unit: 'km/h', rows });
+    expect(check.observed.time).toEqual([100, 105, 110, 115, 120].map((m) => m * 60));
+    expect(check.observed.values).toEqual([50, 40, 30, 30, 35]);
+    expect(check.forecasts[1].time).toEqual([110, 115, 120, 125, 130].map((m) => m * 60));
+    expect(check.spanMinutes).toBe(20);
+    // +5 min: forecasts 42, 32, 22, 22 for 40, 30, 30, 35; persistence 50, 40, 30, 30.
+    const [five, ten] = check.horizons;
+    expect(five.count).toBe(4);
+    expect(five.servedRmse).toBeCloseTo(Math.sqrt((4 + 4 + 64 + 169) / 4), 9);
+    expect(five.persistenceRmse).toBeCloseTo(Math.sqrt((100 + 100 + 0 + 25) / 4), 9);
+    // +10 min: 33 for 30, 30, 35 (the rows from minute 100, 105, 110); persistence 50, 40, 30.
+    expect(ten.count).toBe(3);
+    expect(ten.servedRmse).toBeCloseTo(Math.sqrt((9 + 9 + 4) / 3), 9);
+    expect(ten.persistenceRmse).toBeCloseTo(Math.sqrt((400 + 100 + 25) / 3), 9);
   });
 });

@@ -23,16 +23,7 @@ export function sparkline(title: string, unit: string, s: Series, width = 300, h
   const pad = 4;
   const x = (t: number) => pad + ((t - t0) / Math.max(1, t1 - t0)) * (width - 2 * pad);
   const y = (v: number) => height - pad - (v / max) * (height - 2 * pad);
-  let d = '';
-  let pen = false;
-  s.values.forEach((v, k) => {
-    if (v === null || !Number.isFinite(v)) {
-      pen = false;
-      return;
-    }
-    d += `${pen ? 'L' : 'M'}${x(s.time[k]).toFixed(1)},${y(v).toFixed(1)}`;
-    pen = true;
-  });
+  const d = linePath(s, x, y);
   const chart = svg(
     'svg',
     { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', width, height, role: 'img', 'aria-label': `${title} over the last ${Math.round((t1 - t0) / 60)} min` },
@@ -45,6 +36,63 @@ export function sparkline(title: string, unit: string, s: Series, width = 300, h
     head,
     chart,
     h('div', { class: 'chart-foot muted small' }, h('span', {}, `−${Math.round((t1 - t0) / 60)} min`), h('span', {}, `max ${fmt(max)} ${unit}`), h('span', {}, 'now')),
+  );
+}
+
+/** SVG path data of a series through the scales `x` and `y`; gaps (null) lift the pen. */
+function linePath(s: Series, x: (t: number) => number, y: (v: number) => number): string {
+  let d = '';
+  let pen = false;
+  s.values.forEach((v, k) => {
+    if (v === null || !Number.isFinite(v)) {
+      pen = false;
+      return;
+    }
+    d += `${pen ? 'L' : 'M'}${x(s.time[k]).toFixed(1)},${y(v).toFixed(1)}`;
+    pen = true;
+  });
+  return d;
+}
+
+export interface NamedSeries {
+  name: string;
+  /** CSS class of the line (its colour and dash). */
+  cls: string;
+  series: Series;
+}
+
+/**
+ * Several series on one time axis and one scale (e.g. a speed and its forecasts), each named in
+ * a key under the chart. The scale spans the values shown, not 0 to the top, so that the
+ * differences between the lines can be read. `now` (same unit as the times) marks the present;
+ * forecasts reach past it.
+ */
+export function multiLineChart(title: string, unit: string, lines: readonly NamedSeries[], now: number, width = 300, height = 96): HTMLElement {
+  const times = lines.flatMap((l) => l.series.time.filter((_, k) => l.series.values[k] !== null));
+  const values = lines.flatMap((l) => l.series.values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  const head = h('div', { class: 'chart-head' }, h('span', {}, title));
+  if (times.length < 2) return h('figure', { class: 'chart', 'data-chart': title }, head, h('p', { class: 'muted small' }, 'not enough stored rows yet (one every 5 simulated minutes)'));
+  const t0 = Math.min(...times);
+  const t1 = Math.max(...times, now);
+  const min = Math.min(...values);
+  const max = Math.max(min + 1e-9, ...values);
+  const pad = 4;
+  const x = (t: number) => pad + ((t - t0) / Math.max(1, t1 - t0)) * (width - 2 * pad);
+  const y = (v: number) => height - pad - ((v - min) / (max - min)) * (height - 2 * pad);
+  const chart = svg(
+    'svg',
+    { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', width, height, role: 'img', 'aria-label': `${title}: ${lines.map((l) => l.name).join(', ')}` },
+    svg('line', { x1: pad, x2: width - pad, y1: height - pad, y2: height - pad, class: 'chart-axis' }),
+    svg('line', { x1: x(now), x2: x(now), y1: pad, y2: height - pad, class: 'chart-now' }),
+    ...lines.map((l) => svg('path', { d: linePath(l.series, x, y), class: `chart-line ${l.cls}`, 'data-series': l.name })),
+  );
+  return h(
+    'figure',
+    { class: 'chart', 'data-chart': title },
+    head,
+    chart,
+    h('div', { class: 'chart-foot muted small' }, h('span', {}, `−${Math.round((now - t0) / 60)} min`), h('span', {}, `${fmt(min)}–${fmt(max)} ${unit}`), h('span', {}, `+${Math.round((t1 - now) / 60)} min`)),
+    h('div', { class: 'chart-key small' }, ...lines.map((l) => h('span', { class: `key ${l.cls}` }, l.name))),
   );
 }
 

@@ -73,6 +73,8 @@ const MethodAccuracySchema = z.object({ rmse: z.number().nullable(), mae: z.numb
 export const ForecastsSchema = z
   .object({
     time: z.number(),
+    /** Clock minute (from Monday 00:00) of the refresh. */
+    minute: z.number(),
     source: z.string(),
     horizonsMinutes: z.array(z.number()),
     roads: z.array(z.object({ road: z.string(), speed: z.number().nullable(), forecast: z.array(z.number().nullable()) }).loose()),

@@ -3,11 +3,21 @@
  * speed over its limit (the same colour-blind-safe ramp and legend as "now"). The horizons come
  * from the 'forecasts' topic; without it the selector says the service does not publish them.
  * Below, how far to trust them: each horizon's running error of the model beside persistence
- * and the historical average, scored on the same forecasts once the model exists.
+ * and the historical average, scored on the same forecasts once the model exists; and for one
+ * road picked on the map, its speed with the forecasts made for it laid over, and how they fared
+ * there against persistence.
  */
+import { multiLineChart } from '../charts.ts';
 import { h } from '../dom.ts';
+import { roadForecastCheck, RoadHistorySchema, type RoadForecastCheck } from '../forecastCheck.ts';
+import { nearestRoad } from '../MapOverlay.ts';
 import type { Forecasts } from '../streamSchemas.ts';
 import type { NetworkPanel, PanelContext } from './PanelContext.ts';
+
+/** Stored rows fetched for the road check: 4 hours, so 60-minute forecasts have 3 hours scored. */
+const ROAD_ROWS = 48;
+/** The two forecasts drawn over the road's speed (minutes ahead; others are in the table). */
+const DRAWN_HORIZONS = { near: 15, far: 60 } as const;
 
 export class ForecastPanel implements NetworkPanel {
   readonly id = 'forecast';
@@ -20,6 +30,13 @@ export class ForecastPanel implements NetworkPanel {
   /** Index into horizonsMinutes, or -1 for now. */
   private horizon = -1;
   private readonly roadIndex = new Map<string, number>();
+  private readonly roadPick = h('button', { type: 'button', class: 'tool', 'data-action': 'forecast-road-pick', 'aria-pressed': 'false' }, 'Pick a road');
+  private readonly roadView = h('div', { class: 'road-check' }, h('p', { class: 'small muted' }, 'Pick a road on the map to see its speed with the forecasts made for it, and how they fared there.'));
+  private picking = false;
+  /** Network road index checked, or -1. */
+  private road = -1;
+  /** Forecast minute of the last fetch of the road's stored rows. */
+  private fetchedAt = -Infinity;
 
   constructor(private readonly ctx: PanelContext) {
     ctx.net.roads.forEach((r, k) => this.roadIndex.set(r.id, k));
@@ -28,7 +45,9 @@ export class ForecastPanel implements NetworkPanel {
       { class: 'forecast-panel' },
       h('section', { class: 'panel-section' }, h('h4', {}, 'Colour lanes by'), this.choices, this.note),
       h('section', { class: 'panel-section' }, h('h4', {}, 'Running accuracy ', h('span', { class: 'muted small' }, 'RMSE, km/h')), this.accuracy),
+      h('section', { class: 'panel-section' }, h('h4', {}, 'One road'), this.roadPick, this.roadView),
     );
+    this.roadPick.addEventListener('click', () => this.setPicking(!this.picking));
     this.renderChoices();
     // Nothing on the topic a while after connecting: the service has no forecasts source.
     window.setTimeout(() => {
@@ -37,7 +56,9 @@ export class ForecastPanel implements NetworkPanel {
   }
 
   opened(): void {}
-  closed(): void {}
+  closed(): void {
+    this.setPicking(false);
+  }
 
   update(f: Forecasts): void {
     this.data = f;
@@ -45,6 +66,44 @@ export class ForecastPanel implements NetworkPanel {
     this.renderChoices();
     this.renderAccuracy();
     if (this.horizon >= 0) this.apply();
+    // A new row is stored every 5 simulated minutes.
+    if (this.road >= 0 && f.minute - this.fetchedAt >= 5) void this.loadRoad();
+  }
+
+  private setPicking(on: boolean): void {
+    if (on === this.picking) return;
+    this.picking = on;
+    this.roadPick.setAttribute('aria-pressed', String(on));
+    this.roadPick.textContent = on ? 'Picking… (click again to stop)' : 'Pick a road';
+    this.ctx.setPicker(
+      on
+        ? {
+            hint: 'Click a road to check its forecasts',
+            onPick: (p) => {
+              const r = nearestRoad(this.ctx.net, p.x, p.y);
+              if (r < 0) return;
+              this.road = r;
+              this.setPicking(false);
+              void this.loadRoad();
+            },
+          }
+        : null,
+    );
+  }
+
+  /** Fetches the picked road's stored forecasts and draws them against its speed. */
+  private async loadRoad(): Promise<void> {
+    const road = this.ctx.net.roads[this.road];
+    if (!road) return;
+    this.fetchedAt = this.data?.minute ?? -Infinity;
+    const r = await this.ctx.api.get(`api/forecasts/roads/${encodeURIComponent(road.id)}/history?limit=${ROAD_ROWS}`, RoadHistorySchema);
+    if (this.ctx.net.roads[this.road]?.id !== road.id) return; // another road was picked meanwhile
+    const title = h('p', { class: 'small road-name', 'data-road': road.id }, `${road.id} (${road.from} → ${road.to})`);
+    if (!r.ok) {
+      this.roadView.replaceChildren(title, h('p', { class: 'small error' }, r.status === 404 ? 'This service keeps no forecasts for this road.' : `Could not load its forecasts: ${r.message}`));
+      return;
+    }
+    this.roadView.replaceChildren(title, ...roadCheckView(roadForecastCheck(r.data), r.data.horizonsMinutes, this.data?.minute ?? null));
   }
 
   private renderAccuracy(): void {
@@ -109,6 +168,49 @@ export class ForecastPanel implements NetworkPanel {
     }
     this.ctx.setLaneOverride(ratios, `forecast +${f.horizonsMinutes[this.horizon]} min`);
   }
+}
+
+/** The road's speed with its 15- and 60-minute forecasts laid over, and each horizon's score there. */
+function roadCheckView(check: RoadForecastCheck, horizons: readonly number[], nowMinute: number | null): HTMLElement[] {
+  const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
+  const drawn = (Object.entries(DRAWN_HORIZONS) as [keyof typeof DRAWN_HORIZONS, number][])
+    .map(([cls, minutes]) => ({ cls, minutes, k: horizons.indexOf(minutes) }))
+    .filter((d) => d.k >= 0);
+  const lastObserved = check.observed.time.length ? check.observed.time[check.observed.time.length - 1] : 0;
+  const chart = multiLineChart(
+    'Speed and forecasts, km/h',
+    'km/h',
+    [
+      { name: 'speed', cls: 'series-observed', series: check.observed },
+      ...drawn.map((d) => ({ name: `forecast +${d.minutes} min`, cls: `series-${d.cls}`, series: check.forecasts[d.k] })),
+    ],
+    nowMinute === null ? lastObserved : Math.max(lastObserved, nowMinute * 60),
+  );
+  const scored = check.horizons.some((x) => x.count > 0);
+  const table = h(
+    'table',
+    { class: 'forecast-accuracy road-accuracy' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Ahead'), h('th', {}, 'Served'), h('th', {}, 'Persistence'), h('th', {}, 'Scored'))),
+    h(
+      'tbody',
+      {},
+      ...check.horizons.map((x) => {
+        const better = x.servedRmse !== null && x.persistenceRmse !== null && x.servedRmse < x.persistenceRmse;
+        return h(
+          'tr',
+          { 'data-minutes': x.minutes },
+          h('td', {}, `+${x.minutes} min`),
+          h('td', { 'data-method': 'served', class: better ? 'best' : '' }, fmt(x.servedRmse)),
+          h('td', { 'data-method': 'persistence', class: !better && x.persistenceRmse !== null ? 'best' : '' }, fmt(x.persistenceRmse)),
+          h('td', { 'data-count': x.count }, String(x.count)),
+        );
+      }),
+    ),
+  );
+  const caption = scored
+    ? `RMSE on this road over the last ${Math.round(check.spanMinutes / 60)} h of stored forecasts (one every 5 min), against its speed when each came due; lower in bold.`
+    : 'None of its stored forecasts has come due yet.';
+  return [chart, table, h('p', { class: 'small muted' }, caption)];
 }
 
 const METHOD_NAMES: Record<string, string> = { model: 'model', persistence: 'persistence', historicalAverage: 'hist. avg' };
