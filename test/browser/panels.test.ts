@@ -40,6 +40,15 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
   /** A visible client point of a world place, clear of the drawer (left) and the legend. */
   const clearOfPanels = (p: { x: number; y: number } | null) => p !== null && p.x > 520 && p.x < 1240 && p.y > 70 && p.y < 740;
 
+  /** The screen point of the middle of the first of `roads` that is visible clear of the panels. */
+  const visibleRoadPoint = async (roads: readonly { id: string }[]): Promise<{ x: number; y: number } | null> => {
+    for (const r of roads) {
+      const p = await page.evaluate((id) => window.__viewerTest!.screenPointOfRoad(id), r.id);
+      if (clearOfPanels(p)) return p;
+    }
+    return null;
+  };
+
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     ensureViewerBuilt();
@@ -134,14 +143,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
       await shot('forecast-accuracy');
 
       // One road picked on the map: its speed with the forecasts made for it, scored there.
-      let point: { x: number; y: number } | null = null;
-      for (const r of network.roads) {
-        const p = await page.evaluate((id) => window.__viewerTest!.screenPointOfRoad(id), r.id);
-        if (clearOfPanels(p)) {
-          point = p;
-          break;
-        }
-      }
+      const point = await visibleRoadPoint(network.roads);
       expect(point).not.toBeNull();
       await page.locator('[data-action=forecast-road-pick]').click();
       await page.mouse.click(point!.x, point!.y);
@@ -165,14 +167,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
     await openPanel('whatif');
     // A road between two signalised intersections, its middle visible beside the drawer.
     const signalised = new Set(network.intersections.filter((i) => !i.virtual).map((i) => i.id));
-    let point: { x: number; y: number } | null = null;
-    for (const r of network.roads.filter((x) => signalised.has(x.from) && signalised.has(x.to))) {
-      const p = await page.evaluate((id) => window.__viewerTest!.screenPointOfRoad(id), r.id);
-      if (clearOfPanels(p)) {
-        point = p;
-        break;
-      }
-    }
+    const point = await visibleRoadPoint(network.roads.filter((x) => signalised.has(x.from) && signalised.has(x.to)));
     expect(point).not.toBeNull();
     await page.locator('[data-action=whatif-pick]').click();
     await page.mouse.click(point!.x, point!.y);

@@ -10,12 +10,14 @@
 import { multiLineChart } from '../charts.ts';
 import { h } from '../dom.ts';
 import { roadForecastCheck, RoadHistorySchema, type RoadForecastCheck } from '../forecastCheck.ts';
-import { nearestRoad } from '../MapOverlay.ts';
 import type { Forecasts } from '../streamSchemas.ts';
 import type { NetworkPanel, PanelContext } from './PanelContext.ts';
+import { RoadPickButton } from './RoadPickButton.ts';
 
 /** Stored rows fetched for the road check: 4 hours, so 60-minute forecasts have 3 hours scored. */
 const ROAD_ROWS = 48;
+/** Outline of the road checked (the what-if closures are violet). */
+const ROAD_HEX = '#4cc9f0';
 /** The two forecasts drawn over the road's speed (minutes ahead; others are in the table). */
 const DRAWN_HORIZONS = { near: 15, far: 60 } as const;
 
@@ -30,24 +32,34 @@ export class ForecastPanel implements NetworkPanel {
   /** Index into horizonsMinutes, or -1 for now. */
   private horizon = -1;
   private readonly roadIndex = new Map<string, number>();
-  private readonly roadPick = h('button', { type: 'button', class: 'tool', 'data-action': 'forecast-road-pick', 'aria-pressed': 'false' }, 'Pick a road');
+  private readonly roadPick: RoadPickButton;
   private readonly roadView = h('div', { class: 'road-check' }, h('p', { class: 'small muted' }, 'Pick a road on the map to see its speed with the forecasts made for it, and how they fared there.'));
-  private picking = false;
   /** Network road index checked, or -1. */
   private road = -1;
   /** Forecast minute of the last fetch of the road's stored rows. */
   private fetchedAt = -Infinity;
 
   constructor(private readonly ctx: PanelContext) {
+    this.roadPick = new RoadPickButton(ctx, {
+      action: 'forecast-road-pick',
+      idle: 'Pick a road',
+      active: 'Picking… (click again to stop)',
+      hint: 'Click a road to check its forecasts',
+      onRoad: (r) => {
+        this.road = r;
+        this.roadPick.set(false);
+        this.showRoad();
+        void this.loadRoad();
+      },
+    });
     ctx.net.roads.forEach((r, k) => this.roadIndex.set(r.id, k));
     this.element = h(
       'div',
       { class: 'forecast-panel' },
       h('section', { class: 'panel-section' }, h('h4', {}, 'Colour lanes by'), this.choices, this.note),
       h('section', { class: 'panel-section' }, h('h4', {}, 'Running accuracy ', h('span', { class: 'muted small' }, 'RMSE, km/h')), this.accuracy),
-      h('section', { class: 'panel-section' }, h('h4', {}, 'One road'), this.roadPick, this.roadView),
+      h('section', { class: 'panel-section' }, h('h4', {}, 'One road'), this.roadPick.element, this.roadView),
     );
-    this.roadPick.addEventListener('click', () => this.setPicking(!this.picking));
     this.renderChoices();
     // Nothing on the topic a while after connecting: the service has no forecasts source.
     window.setTimeout(() => {
@@ -55,9 +67,18 @@ export class ForecastPanel implements NetworkPanel {
     }, 8000);
   }
 
-  opened(): void {}
+  opened(): void {
+    this.showRoad();
+  }
+
   closed(): void {
-    this.setPicking(false);
+    this.roadPick.set(false);
+    this.ctx.overlay.clear('forecast');
+  }
+
+  /** Outlines the checked road on the map. */
+  private showRoad(): void {
+    this.ctx.overlay.setRoads('forecast-road', this.road >= 0 ? [this.road] : [], ROAD_HEX);
   }
 
   update(f: Forecasts): void {
@@ -70,26 +91,6 @@ export class ForecastPanel implements NetworkPanel {
     if (this.road >= 0 && f.minute - this.fetchedAt >= 5) void this.loadRoad();
   }
 
-  private setPicking(on: boolean): void {
-    if (on === this.picking) return;
-    this.picking = on;
-    this.roadPick.setAttribute('aria-pressed', String(on));
-    this.roadPick.textContent = on ? 'Picking… (click again to stop)' : 'Pick a road';
-    this.ctx.setPicker(
-      on
-        ? {
-            hint: 'Click a road to check its forecasts',
-            onPick: (p) => {
-              const r = nearestRoad(this.ctx.net, p.x, p.y);
-              if (r < 0) return;
-              this.road = r;
-              this.setPicking(false);
-              void this.loadRoad();
-            },
-          }
-        : null,
-    );
-  }
 
   /** Fetches the picked road's stored forecasts and draws them against its speed. */
   private async loadRoad(): Promise<void> {

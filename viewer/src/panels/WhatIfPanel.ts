@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { h } from '../dom.ts';
-import { nearestRoad } from '../MapOverlay.ts';
 import type { WhatIfSummary } from '../streamSchemas.ts';
 import type { NetworkPanel, PanelContext } from './PanelContext.ts';
+import { RoadPickButton } from './RoadPickButton.ts';
 
 const NullableStat = z.object({ mean: z.number().nullable() }).loose();
 const Comparison = z.object({ baseline: NullableStat, scenario: NullableStat, difference: NullableStat });
@@ -52,8 +52,7 @@ export class WhatIfPanel implements NetworkPanel {
   readonly title = 'What-if';
   readonly element: HTMLElement;
   private readonly roads = new Set<number>();
-  private picking = false;
-  private readonly pickButton = h('button', { type: 'button', class: 'tool', 'data-action': 'whatif-pick', 'aria-pressed': 'false' }, 'Pick roads to close');
+  private readonly pick: RoadPickButton;
   private readonly roadList = h('ul', { class: 'chips' });
   private readonly name = h('input', { type: 'text', value: 'Road closure', 'aria-label': 'Scenario name', class: 'text-input' });
   private readonly horizon = h('select', { 'aria-label': 'Horizon', class: 'text-input' }, ...[5, 10, 15, 30, 60].map((m) => h('option', { value: m * 60, selected: m === 10 }, `${m} min`)));
@@ -73,7 +72,17 @@ export class WhatIfPanel implements NetworkPanel {
     private readonly ctx: PanelContext,
     private readonly host: ReplayHost,
   ) {
-    this.pickButton.addEventListener('click', () => this.setPicking(!this.picking));
+    this.pick = new RoadPickButton(ctx, {
+      action: 'whatif-pick',
+      idle: 'Pick roads to close',
+      active: 'Done picking',
+      hint: 'Click roads to close them (click again to reopen)',
+      onRoad: (r) => {
+        if (this.roads.has(r)) this.roads.delete(r);
+        else this.roads.add(r);
+        this.renderRoads();
+      },
+    });
     this.runButton.addEventListener('click', () => void this.run());
     this.cancelButton.addEventListener('click', () => void this.cancel());
     this.element = h(
@@ -86,7 +95,7 @@ export class WhatIfPanel implements NetworkPanel {
         h('p', { class: 'muted small' }, "Closes the picked roads from the twin's current state and runs it against the unchanged baseline."),
         h('div', { class: 'form-row' }, h('label', {}, 'Name ', this.name)),
         h('div', { class: 'form-row' }, h('label', {}, 'Horizon ', this.horizon)),
-        h('div', { class: 'form-row' }, this.pickButton),
+        h('div', { class: 'form-row' }, this.pick.element),
         this.roadList,
         h('div', { class: 'form-row' }, this.runButton, this.cancelButton),
         this.progress,
@@ -103,7 +112,7 @@ export class WhatIfPanel implements NetworkPanel {
   }
 
   closed(): void {
-    this.setPicking(false);
+    this.pick.set(false);
     this.stopReplay();
     this.ctx.overlay.clear('whatif');
   }
@@ -126,25 +135,6 @@ export class WhatIfPanel implements NetworkPanel {
     }
   }
 
-  private setPicking(on: boolean): void {
-    this.picking = on;
-    this.pickButton.setAttribute('aria-pressed', String(on));
-    this.pickButton.textContent = on ? 'Done picking' : 'Pick roads to close';
-    this.ctx.setPicker(
-      on
-        ? {
-            hint: 'Click roads to close them (click again to reopen)',
-            onPick: (p) => {
-              const r = nearestRoad(this.ctx.net, p.x, p.y);
-              if (r < 0) return;
-              if (this.roads.has(r)) this.roads.delete(r);
-              else this.roads.add(r);
-              this.renderRoads();
-            },
-          }
-        : null,
-    );
-  }
 
   /** Adds a road by id (the tests' and keyboard users' way in). */
   toggleRoad(id: string): boolean {
@@ -178,7 +168,7 @@ export class WhatIfPanel implements NetworkPanel {
   }
 
   private async run(): Promise<void> {
-    this.setPicking(false);
+    this.pick.set(false);
     this.stopReplay();
     const scenario = {
       name: this.name.value.trim() || 'what-if',
