@@ -174,6 +174,7 @@ export class ForecastService {
   readonly horizonsMinutes: readonly number[];
   readonly artefactName: string;
   private readonly roads: readonly string[];
+  private readonly roadIndices: ReadonlyMap<string, number>;
   private readonly graph: RoadGraph;
   private readonly speedLimits: Float32Array;
   private readonly speeds: Float32Array;
@@ -205,6 +206,7 @@ export class ForecastService {
     this.options = ForecastServiceOptionsSchema.parse(options);
     const net = deps.network;
     this.roads = net.roads.map((r) => r.id);
+    this.roadIndices = new Map(this.roads.map((id, j) => [id, j]));
     this.graph = roadGraph(net);
     this.speedLimits = roadSpeedLimitsKmh(net);
     this.speeds = new Float32Array(this.roads.length);
@@ -439,9 +441,9 @@ export class ForecastService {
     return this.latest;
   }
 
-  /** Index of each road of the city, by id. */
+  /** Index of a road of the city by its id (-1: no such road). */
   roadIndex(road: string): number {
-    return this.roads.indexOf(road);
+    return this.roadIndices.get(road) ?? -1;
   }
 
   /**
@@ -471,9 +473,13 @@ export class ForecastService {
       .orderBy(desc(t.id))
       .limit(query.limit);
     const out: StoredRoadForecast[] = [];
-    for (const r of rows) {
-      const parsed = StoredRoadForecastSchema.safeParse({ ...(typeof r.road === 'object' ? r.road : {}), id: r.id, storedAt: r.storedAt.toISOString(), time: r.time, minute: r.minute, source: r.source, servedWeights: r.servedWeights });
-      if (parsed.success && (r.road as { road?: unknown }).road === road) out.push(parsed.data);
+    for (const { road: element, storedAt, ...row } of rows) {
+      // A row of another network may have another road there, or none (a shorter list).
+      const stored = ForecastRoadSchema.safeParse(element);
+      if (!stored.success || stored.data.road !== road) continue;
+      const { road: _, ...values } = stored.data;
+      const parsed = StoredRoadForecastSchema.safeParse({ ...values, ...row, storedAt: storedAt.toISOString() });
+      if (parsed.success) out.push(parsed.data);
     }
     return out;
   }

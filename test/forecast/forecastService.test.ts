@@ -181,6 +181,34 @@ describe('forecasts in the service', () => {
   });
 });
 
+describe('stored forecast history', () => {
+  it("reads one road's rows newest first and skips rows of another network instead of failing on them", async () => {
+    const { net, name } = demoNetwork();
+    const database = await openDatabase({ dataDir: 'memory://' });
+    const svc = new ForecastService({ network: net, networkName: name, db: database.db, observe: () => syntheticObservation(net, 0), clockOffsetSeconds: 0 });
+    try {
+      const roads = net.roads.map((r) => r.id);
+      const element = (road: string, speed: number) => ({ road, speed, flow: 100, forecast: [speed, speed], level: ['free', 'free'] });
+      const row = (minute: number, list: unknown[]) => ({ simTime: minute * 60, payload: { minute, source: 'persistence', servedWeights: [{ persistence: 1 }, { persistence: 1 }], roads: list } });
+      await database.db.insert(forecastsTable).values([
+        row(100, roads.map((r) => element(r, 30))),
+        row(105, [element(roads[0], 20)]), // another network: one road only
+        row(110, roads.map((r, j) => element(j === 3 ? 'elsewhere' : r, 25))), // another road at index 3
+        row(115, roads.map((r) => element(r, 40))),
+      ]);
+      const got = await svc.storedHistory(roads[3], { limit: 10 });
+      expect(got!.map((r) => [r.minute, r.speed])).toEqual([[115, 40], [100, 30]]);
+      expect(got![0].forecast).toEqual([40, 40]);
+      const older = await svc.storedHistory(roads[3], { limit: 10, before: got![0].id });
+      expect(older!.map((r) => r.minute)).toEqual([100]);
+      expect(await svc.storedHistory('no-such-road', { limit: 10 })).toBeNull();
+    } finally {
+      await svc.stop();
+      await database.close();
+    }
+  });
+});
+
 describe('road speed recorder', () => {
   it('keeps aligned 5-minute rows and rolling windows ending at any minute', () => {
     const rec = new RoadSpeedRecorder(['a', 'b'], { stepMinutes: 5, inputSteps: 2, keepMinutes: 30 });

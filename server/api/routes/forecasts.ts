@@ -44,10 +44,10 @@ export function forecastRoutes(forecasts: ForecastService | null): RouteModule {
         if (!state) return c.json(errorBody('no forecast yet: the first simulated minute has not closed'), 503);
         const { roads } = c.req.valid('query');
         if (roads === undefined) return c.json(state, 200);
-        const asked = roads.split(',');
-        const unknown = asked.filter((r) => forecasts.roadIndex(r) < 0);
+        const asked = roads.split(',').map((id) => ({ id, index: forecasts.roadIndex(id) }));
+        const unknown = asked.filter((r) => r.index < 0).map((r) => r.id);
         if (unknown.length) return c.json(errorBody(`no road ${unknown.map((r) => `"${r}"`).join(', ')}`, [{ path: 'roads', message: `unknown: ${unknown.join(', ')}` }]), 404);
-        return c.json({ ...state, roads: asked.map((r) => state.roads[forecasts.roadIndex(r)]) }, 200);
+        return c.json({ ...state, roads: asked.map((r) => state.roads[r.index]) }, 200);
       },
     );
 

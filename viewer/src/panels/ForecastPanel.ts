@@ -91,7 +91,6 @@ export class ForecastPanel implements NetworkPanel {
     if (this.road >= 0 && f.minute - this.fetchedAt >= 5) void this.loadRoad();
   }
 
-
   /** Fetches the picked road's stored forecasts and draws them against its speed. */
   private async loadRoad(): Promise<void> {
     const road = this.ctx.net.roads[this.road];
