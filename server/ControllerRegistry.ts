@@ -1,12 +1,20 @@
 /**
  * Edge intersection controllers as the centre sees them: registration, heartbeats with their
  * signal state (what SPaT carries), and whether they are online. The last state is stored so a
- * restart shows the controllers as they were; every heartbeat is kept as history.
+ * restart shows the controllers as they were. The `heartbeats` table is the controllers' event
+ * log: a heartbeat is kept there when what the heads show changed (mode, phase, interval,
+ * movements, plan version; not the countdown), when it reports applied plans, or when the
+ * controller's last kept row is a minute old. A fleet reports every second; storing each report
+ * would write a row per controller per second, almost all saying "still counting down".
+ *
+ * Heartbeats are written by group commit: those arriving while a write is under way go together
+ * in one statement, so a city's fleet costs a few statements a second, not two per heartbeat.
  */
-import { eq } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './db/Database.ts';
-import { controllers, heartbeats } from './db/schema.ts';
+import { GroupCommit } from './db/GroupCommit.ts';
+import { controllers } from './db/schema.ts';
 
 export const IntersectionStateSchema = z.object({
   intersection: z.string().min(1),
@@ -43,7 +51,27 @@ export interface ControllerInfo {
   state: ControllerState | null;
 }
 
+/** One heartbeat on its way to the database; `keep`: also a row of the event log. */
+interface HeartbeatRow {
+  id: string;
+  at: string;
+  state: ControllerState;
+  keep: boolean;
+}
+
+/** What the heads show, without the countdown: a change of it is an event worth a log row. */
+function signalSignature(s: ControllerState): string {
+  let sig = s.mode;
+  for (const i of s.intersections) sig += `|${i.intersection}:${i.phase}:${i.interval}:${i.movements}:${i.planVersion}`;
+  return sig;
+}
+
 export class ControllerRegistry {
+  /** A controller whose signals did not change still gets a log row this often (ms). */
+  static readonly logAtLeastEveryMs = 60_000;
+  /** Per controller, the signature and time of its last row in the event log. */
+  private readonly lastLogged = new Map<string, { signature: string; atMs: number }>();
+  private readonly commits = new GroupCommit<HeartbeatRow>((rows) => this.write(rows), 10_000);
   private readonly listeners: ((id: string, state: ControllerState, atMs: number) => void)[] = [];
   private readonly known = new Map<string, { intersections: string[]; lastSeen: number | null; state: ControllerState | null }>();
 
@@ -84,9 +112,35 @@ export class ControllerRegistry {
     c.lastSeen = this.now();
     for (const l of this.listeners) l(id, state, c.lastSeen);
     c.state = state;
-    const at = new Date(c.lastSeen);
-    await this.db.update(controllers).set({ lastHeartbeatAt: at, state }).where(eq(controllers.id, id));
-    await this.db.insert(heartbeats).values({ controllerId: id, at, state });
+    const signature = signalSignature(state);
+    const last = this.lastLogged.get(id);
+    const keep = !last || last.signature !== signature || (state.applied?.length ?? 0) > 0 || c.lastSeen - last.atMs >= ControllerRegistry.logAtLeastEveryMs;
+    if (keep) this.lastLogged.set(id, { signature, atMs: c.lastSeen });
+    try {
+      await this.commits.submit([{ id, at: new Date(c.lastSeen).toISOString(), state, keep }]);
+    } catch (e) {
+      // Not stored: the next heartbeat starts the log again, whatever it says.
+      if (keep) this.lastLogged.delete(id);
+      throw e;
+    }
+  }
+
+  /**
+   * One statement for a group of heartbeats: each controller's newest state onto its row, and
+   * the kept ones appended to the event log, atomically.
+   */
+  private async write(rows: HeartbeatRow[]): Promise<void> {
+    const newest = new Map<string, HeartbeatRow>();
+    for (const r of rows) newest.set(r.id, r);
+    const latest = JSON.stringify([...newest.values()].map(({ id, at, state }) => ({ id, at, state })));
+    const logged = JSON.stringify(rows.filter((r) => r.keep).map(({ id, at, state }) => ({ id, at, state })));
+    await this.db.execute(sql`with logged as (
+        insert into heartbeats (controller_id, at, state)
+        select id, at, state from jsonb_to_recordset(${logged}::jsonb) as x(id text, at timestamptz, state jsonb)
+      )
+      update controllers c set last_heartbeat_at = x.at, state = x.state
+      from jsonb_to_recordset(${latest}::jsonb) as x(id text, at timestamptz, state jsonb)
+      where c.id = x.id`);
   }
 
   list(): ControllerInfo[] {

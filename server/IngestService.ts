@@ -10,7 +10,8 @@ import { parseValidHlc } from '../twin/sensors/HybridLogicalClock.ts';
 import type { SensorBatch } from '../twin/sensors/messages.ts';
 import type { TwinState } from '../twin/state/TwinState.ts';
 import type { IngestResult } from '../twin/state/ingest.ts';
-import type { Database } from './db/Database.ts';
+import { rowsOf, type Database } from './db/Database.ts';
+import { GroupCommit } from './db/GroupCommit.ts';
 import type { Metrics } from './Metrics.ts';
 
 /** A reading as stored (one row of sensor_readings); `payload` is the message without sensorId and seq. */
@@ -120,43 +121,19 @@ export class IngestService {
     }
   }
 
-  /**
-   * Group commit: batches arriving while a write is under way wait and are then written
-   * together, in one statement, so concurrent batches share one commit. Resolves once the
-   * statement holding this batch's rows has committed.
-   */
-  private store(rows: string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ rows, resolve, reject });
-      if (!this.writing) this.writing = this.drain();
-    });
-  }
-
-  private readonly waiting: { rows: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private writing: Promise<void> | null = null;
   /** Rows written per statement at most (a batch larger than this is written alone). */
   static readonly groupRows = 20_000;
 
-  private async drain(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const group: typeof this.waiting = [];
-      let n = 0;
-      while (this.waiting.length > 0 && (n === 0 || n + this.waiting[0].rows.length <= IngestService.groupRows)) {
-        const w = this.waiting.shift()!;
-        group.push(w);
-        n += w.rows.length;
-      }
-      try {
-        // Rows in key order (each row begins with its sensor id): the key index then takes a
-        // sensor's rows one after another on the same page instead of hopping between pages.
-        const rows = group.length === 1 ? group[0].rows : group.flatMap((g) => g.rows);
-        await this.write(this.codec.join(rows.sort()));
-        for (const g of group) g.resolve();
-      } catch (e) {
-        for (const g of group) g.reject(e);
-      }
-    }
-    this.writing = null;
+  /**
+   * Batches arriving while a write is under way are written together in one statement, so
+   * concurrent batches share one commit; resolves once this batch's rows have committed.
+   * Rows in key order (each row begins with its sensor id): the key index then takes a sensor's
+   * rows one after another on the same page instead of hopping between pages.
+   */
+  private readonly commits = new GroupCommit<string>((rows) => this.write(this.codec.join(rows.sort())), IngestService.groupRows);
+
+  private store(rows: string[]): Promise<void> {
+    return this.commits.submit(rows);
   }
 
   /**
@@ -249,6 +226,3 @@ export class IngestService {
 }
 
 /** node-postgres answers {rows}, PGlite too; drizzle passes them through. */
-function rowsOf(res: unknown): unknown[] {
-  return (res as { rows?: unknown[] }).rows ?? (res as unknown[]);
-}

@@ -28,6 +28,7 @@ export class Metrics {
     help: 'Intersection-steps of the field in an unsafe signal state (must stay 0)',
     registers: [this.registry],
   });
+  readonly retentionDeleted = new Counter({ name: 'twin_retention_deleted_rows_total', help: 'Rows deleted by the retention policy, by table', labelNames: ['table'], registers: [this.registry] });
   readonly wsClients = new Gauge({ name: 'twin_ws_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsDropped = new Counter({ name: 'twin_ws_dropped_total', help: 'WebSocket clients dropped for being too slow', registers: [this.registry] });
   readonly wsThinned = new Counter({ name: 'twin_ws_thinned_total', help: 'Stream updates skipped for slow clients', registers: [this.registry] });

@@ -19,6 +19,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/Database.ts';
 import { networks } from './db/schema.ts';
 import { ControllerRegistry } from './ControllerRegistry.ts';
+import { Retention } from './Retention.ts';
 import { controllerRoutes } from './api/routes/controllers.ts';
 import { planRoutes } from './api/routes/plans.ts';
 import { buildSensorLayout } from '../twin/sensors/SensorLayout.ts';
@@ -108,6 +109,12 @@ export async function startService(config: Config): Promise<RunningService> {
   await plans.load();
   const controllers = new ControllerRegistry(database.db);
   await controllers.load();
+  const retention = new Retention(
+    database.db,
+    { heartbeats: config.RETAIN_HEARTBEATS_DAYS, forecasts: config.RETAIN_FORECASTS_DAYS },
+    { onDeleted: (table, rows) => metrics.retentionDeleted.inc({ table }, rows) },
+  );
+  retention.start();
 
   // The twin: built only from sensor messages arriving through the ingest API.
   const layout = buildSensorLayout(network);
@@ -251,6 +258,7 @@ export async function startService(config: Config): Promise<RunningService> {
     whatif,
     emergency,
     stop: async () => {
+      await retention.stop();
       runtime.stop();
       rtas.stop();
       fleet.stop();

@@ -38,6 +38,10 @@ export const ConfigSchema = z.object({
   FORECAST: z.enum(['0', '1']).default('1'),
   /** Also save the forecaster to / load it from this directory (it is always kept in the database). */
   FORECAST_DIR: z.string().min(1).optional(),
+  /** Days of the controllers' event log (`heartbeats`) kept; 0 keeps all. */
+  RETAIN_HEARTBEATS_DAYS: z.coerce.number().nonnegative().default(7),
+  /** Days of stored forecast refreshes kept; 0 keeps all. */
+  RETAIN_FORECASTS_DAYS: z.coerce.number().nonnegative().default(7),
   /** What-if runs at once, each in its own worker thread (more queue). */
   WHATIF_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   /** Control-loop latency target (sensor reading → plan applied at the edge, field-clock ms) the viewer checks controllers against: 1 s, as eval:edge. */

@@ -90,3 +90,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     close: () => client.close(),
   };
 }
+
+/** The rows of a raw `db.execute` result (node-postgres and PGlite shape them alike, `{ rows }`). */
+export function rowsOf<T>(res: unknown): T[] {
+  return ((res as { rows?: unknown[] }).rows ?? (res as unknown[])) as T[];
+}

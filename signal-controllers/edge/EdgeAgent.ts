@@ -5,6 +5,7 @@
  * never stop the lights: the controller keeps running on its own clock and falls back by itself.
  */
 import type { TrafficObservation } from '../../twin/state/TrafficObservation.ts';
+import { CentreClient, type CentreResponse } from './CentreClient.ts';
 import { TimingPlanSchema } from '../TimingPlan.ts';
 import type { EdgeController } from './EdgeController.ts';
 import { PreemptionLink } from './PreemptionLink.ts';
@@ -31,6 +32,10 @@ export interface EdgeAgentOptions {
   onLoop?: (intersection: string, version: number, loopLatencyMs: number, sensorTime: number) => void;
 }
 
+function ok(r: CentreResponse): boolean {
+  return r.status >= 200 && r.status < 300;
+}
+
 /** What a plan may carry besides the TimingPlan: the newest sensor reading it was computed from. */
 interface PlanBasis {
   basis?: { sensorTime?: number };
@@ -39,7 +44,8 @@ interface PlanBasis {
 export class EdgeAgent {
   private running = false;
   private readonly etags = new Map<string, string>();
-  private readonly aborts = new Set<AbortController>();
+  /** Two long-polls per intersection (plans, pre-emptions) and the heartbeat or registration. */
+  private readonly centre: CentreClient;
   private reportTimer: NodeJS.Timeout | null = null;
   /** Emergency pre-emption windows, polled beside the plans. */
   private preemptions: PreemptionLink | null = null;
@@ -51,7 +57,9 @@ export class EdgeAgent {
   /** Successful polls, 304s and failures, for tests and operators. */
   readonly counters = { plans: 0, notModified: 0, failures: 0, refused: 0, reports: 0 };
 
-  constructor(private readonly o: EdgeAgentOptions) {}
+  constructor(private readonly o: EdgeAgentOptions) {
+    this.centre = new CentreClient(o.server, o.token, 2 * o.controller.runners.size + 2);
+  }
 
   get loopLatencyMs(): number | null {
     return this.lastLoopLatencyMs;
@@ -61,7 +69,7 @@ export class EdgeAgent {
     this.running = true;
     await this.register();
     for (const id of this.o.controller.runners.keys()) void this.pollLoop(id);
-    this.preemptions = new PreemptionLink({ server: this.o.server, token: this.o.token, controller: this.o.controller, now: this.o.now, pollWait: this.o.pollWait, log: this.o.log });
+    this.preemptions = new PreemptionLink({ centre: this.centre, controller: this.o.controller, now: this.o.now, pollWait: this.o.pollWait, log: this.o.log });
     this.preemptions.start();
     const every = this.o.reportEveryMs ?? 1000;
     this.reportTimer = setInterval(() => void this.report(), every);
@@ -70,8 +78,7 @@ export class EdgeAgent {
   stop(): void {
     this.running = false;
     this.preemptions?.stop();
-    for (const a of this.aborts) a.abort();
-    this.aborts.clear();
+    this.centre.close();
     if (this.reportTimer) clearInterval(this.reportTimer);
   }
 
@@ -93,32 +100,19 @@ export class EdgeAgent {
     this.lastTick = now;
   }
 
-  private async request(path: string, init: RequestInit & { timeoutMs: number }): Promise<Response> {
-    const abort = new AbortController();
-    this.aborts.add(abort);
-    const timer = setTimeout(() => abort.abort(), init.timeoutMs);
-    try {
-      return await fetch(this.o.server + path, {
-        ...init,
-        signal: abort.signal,
-        headers: { authorization: `Bearer ${this.o.token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
-      });
-    } finally {
-      clearTimeout(timer);
-      this.aborts.delete(abort);
-    }
-  }
-
   private async register(): Promise<void> {
     let delay = 250;
     while (this.running) {
       try {
-        const r = await this.request('/api/controllers', {
+        const r = await this.centre.request('/api/controllers', {
           method: 'POST',
           body: JSON.stringify({ id: this.o.id, intersections: [...this.o.controller.runners.keys()] }),
           timeoutMs: 5000,
         });
-        if (r.ok) return;
+        if (ok(r)) {
+          await r.discard();
+          return;
+        }
         this.o.log?.(`register refused: ${r.status} ${await r.text()}`);
         if (r.status === 401 || r.status === 403) throw new Error(`edge ${this.o.id}: the centre refused registration (${r.status})`);
       } catch (e) {
@@ -136,7 +130,7 @@ export class EdgeAgent {
     while (this.running) {
       try {
         const etag = this.etags.get(intersection);
-        const r = await this.request(`/api/plans/${encodeURIComponent(intersection)}?wait=${wait}`, {
+        const r = await this.centre.request(`/api/plans/${encodeURIComponent(intersection)}?wait=${wait}`, {
           method: 'GET',
           headers: etag ? { 'if-none-match': etag } : {},
           timeoutMs: (wait + 5) * 1000,
@@ -169,19 +163,19 @@ export class EdgeAgent {
               this.o.log?.(`${intersection}: plan refused at the edge: ${v.reasons.map((x) => x.message).join('; ')}`);
             }
           }
-          const tag = r.headers.get('etag');
+          const tag = r.header('etag');
           if (tag) this.etags.set(intersection, tag);
           this.o.controller.contact(now);
           delay = 250;
         } else if (r.status === 304 || r.status === 404) {
-          await r.body?.cancel();
+          await r.discard();
           this.counters.notModified++;
           this.o.controller.contact(now);
           delay = 250;
           // A 404 (no plan yet) answers at once: do not spin.
           if (r.status === 404) await new Promise((res) => setTimeout(res, 1000));
         } else {
-          await r.body?.cancel();
+          await r.discard();
           throw new Error(`status ${r.status}`);
         }
       } catch {
@@ -199,10 +193,10 @@ export class EdgeAgent {
     const applied = this.applied.splice(0);
     const body = { mode: this.o.controller.mode, intersections: this.o.controller.states(now), lastLoopLatencyMs: this.lastLoopLatencyMs, ...(applied.length ? { applied } : {}) };
     try {
-      const r = await this.request(`/api/controllers/${encodeURIComponent(this.o.id)}/state`, { method: 'POST', body: JSON.stringify(body), timeoutMs: 3000 });
-      await r.body?.cancel();
-      if (!r.ok) this.applied.unshift(...applied.slice(0, 256 - this.applied.length));
-      if (r.ok) {
+      const r = await this.centre.request(`/api/controllers/${encodeURIComponent(this.o.id)}/state`, { method: 'POST', body: JSON.stringify(body), timeoutMs: 3000 });
+      await r.discard();
+      if (!ok(r)) this.applied.unshift(...applied.slice(0, 256 - this.applied.length));
+      if (ok(r)) {
         this.counters.reports++;
         // A heartbeat answered is the centre alive, even while a long-poll is still waiting.
         this.o.controller.contact(this.o.now());

@@ -4,12 +4,13 @@
  * set to the EdgeController. A malformed answer is refused and changes nothing; when the link is
  * down the windows already held still end by themselves at their end time (Preemption.ts).
  */
+import type { CentreClient } from './CentreClient.ts';
 import type { EdgeController } from './EdgeController.ts';
 import { PreemptionFeedSchema } from './Preemption.ts';
 
 export interface PreemptionLinkOptions {
-  server: string;
-  token: string;
+  /** The edge agent's link to the centre (this link's long-polls hold one connection each). */
+  centre: CentreClient;
   controller: EdgeController;
   /** The controller's clock (s). */
   now: () => number;
@@ -20,7 +21,6 @@ export interface PreemptionLinkOptions {
 
 export class PreemptionLink {
   private running = false;
-  private readonly aborts = new Set<AbortController>();
   readonly counters = { updates: 0, notModified: 0, refused: 0, failures: 0 };
 
   constructor(private readonly o: PreemptionLinkOptions) {}
@@ -32,8 +32,6 @@ export class PreemptionLink {
 
   stop(): void {
     this.running = false;
-    for (const a of this.aborts) a.abort();
-    this.aborts.clear();
   }
 
   private async loop(intersection: string): Promise<void> {
@@ -41,13 +39,11 @@ export class PreemptionLink {
     let etag: string | null = null;
     let delay = 250;
     while (this.running) {
-      const abort = new AbortController();
-      this.aborts.add(abort);
-      const timer = setTimeout(() => abort.abort(), (wait + 5) * 1000);
       try {
-        const r: Response = await fetch(`${this.o.server}/api/emergency/preemptions/${encodeURIComponent(intersection)}?wait=${wait}`, {
-          signal: abort.signal,
-          headers: { authorization: `Bearer ${this.o.token}`, ...(etag ? { 'if-none-match': etag } : {}) },
+        const r = await this.o.centre.request(`/api/emergency/preemptions/${encodeURIComponent(intersection)}?wait=${wait}`, {
+          method: 'GET',
+          headers: etag ? { 'if-none-match': etag } : {},
+          timeoutMs: (wait + 5) * 1000,
         });
         if (r.status === 200) {
           const parsed = PreemptionFeedSchema.safeParse(await r.json());
@@ -62,15 +58,15 @@ export class PreemptionLink {
               this.o.log?.(`${intersection}: pre-emption windows refused: ${v.reasons.map((x) => x.message).join('; ')}`);
             }
             this.counters.updates++;
-            etag = r.headers.get('etag');
+            etag = r.header('etag') ?? null;
           }
           delay = 250;
         } else if (r.status === 304) {
-          await r.body?.cancel();
+          await r.discard();
           this.counters.notModified++;
           delay = 250;
         } else {
-          await r.body?.cancel();
+          await r.discard();
           // 404 (a centre without emergency routing, or an unsignalised intersection), 403, 429: wait and try again.
           throw new Error(`status ${r.status}`);
         }
@@ -79,9 +75,6 @@ export class PreemptionLink {
         this.counters.failures++;
         await new Promise((res) => setTimeout(res, delay));
         delay = Math.min(5000, delay * 2);
-      } finally {
-        clearTimeout(timer);
-        this.aborts.delete(abort);
       }
     }
   }

@@ -10,6 +10,7 @@ import type { RunningService } from '../../server/Service.ts';
 import { serializeHlc } from '../../twin/sensors/HybridLogicalClock.ts';
 import { TwinState } from '../../twin/state/TwinState.ts';
 import { ADMIN, api, startTestService } from './helpers.ts';
+import { checkHeartbeatLog, checkRetention } from './storageChecks.ts';
 
 const url = process.env.DATABASE_URL || 'postgres://root@127.0.0.1:5432/test';
 
@@ -33,10 +34,19 @@ const available = await reachable();
 describe.skipIf(!available)('service on PostgreSQL', () => {
   let svc: RunningService;
   beforeAll(async () => {
-    svc = await startTestService({ DATABASE_URL: url, FIELD: '0', SENSORS: '0' });
+    // No forecasts: the retention check counts the rows of that table.
+    svc = await startTestService({ DATABASE_URL: url, FIELD: '0', SENSORS: '0', FORECAST: '0' });
   });
   afterAll(async () => {
     await svc?.stop();
+  });
+
+  it('logs controller heartbeats by change and stores a fleet reporting at once (the same checks as on PGlite)', async () => {
+    await checkHeartbeatLog(svc.database.db);
+  });
+
+  it('prunes heartbeats and forecasts to their retention (the same checks as on PGlite)', async () => {
+    await checkRetention(svc.database.db);
   });
 
   it('migrates, reports PostgreSQL in /health and stores users and audit entries', async () => {
