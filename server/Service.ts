@@ -111,7 +111,7 @@ export async function startService(config: Config): Promise<RunningService> {
   await controllers.load();
   const retention = new Retention(
     database.db,
-    { heartbeats: config.RETAIN_HEARTBEATS_DAYS, forecasts: config.RETAIN_FORECASTS_DAYS },
+    { heartbeats: config.RETAIN_HEARTBEATS_DAYS, forecasts: config.RETAIN_FORECASTS_DAYS, readings: config.RETAIN_READINGS_DAYS },
     { onDeleted: (table, rows) => metrics.retentionDeleted.inc({ table }, rows) },
   );
   retention.start();

@@ -45,7 +45,7 @@ describe.skipIf(!available)('service on PostgreSQL', () => {
     await checkHeartbeatLog(svc.database.db);
   });
 
-  it('prunes heartbeats and forecasts to their retention (the same checks as on PGlite)', async () => {
+  it('prunes heartbeats, forecasts and sensor readings to their retention (the same checks as on PGlite)', async () => {
     await checkRetention(svc.database.db);
   });
 

@@ -16,7 +16,7 @@ describe('storage over time on PGlite', () => {
     await checkHeartbeatLog(database.db);
   });
 
-  it('prunes heartbeats and forecasts older than their retention, in chunks, keeping the newest row', async () => {
+  it('prunes heartbeats, forecasts and sensor readings older than their retention, in chunks, keeping the newest row (of each sensor too)', async () => {
     await checkRetention(database.db);
   });
 });

@@ -12,7 +12,7 @@ import { Retention } from '../../server/Retention.ts';
 
 const DAY = 86_400_000;
 
-async function count(db: Db, table: 'heartbeats' | 'forecasts', where = sql`true`): Promise<number> {
+async function count(db: Db, table: 'heartbeats' | 'forecasts' | 'sensor_readings', where = sql`true`): Promise<number> {
   return rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from ${sql.identifier(table)} where ${where}`))[0].n;
 }
 
@@ -73,34 +73,59 @@ export async function checkHeartbeatLog(db: Db): Promise<void> {
   expect(await count(db, 'heartbeats', sql`controller_id like 'edge-fleet-%'`)).toBe(80);
 }
 
-/** Rows older than the window go, in chunks, the newest row always stays, and 0 days keeps all. */
+/** A sensor's stored sequence numbers, oldest first. */
+async function readingSeqs(db: Db, sensor: string): Promise<number[]> {
+  return rowsOf<{ seq: string | number }>(await db.execute(sql`select seq from sensor_readings where sensor_id = ${sensor} order by seq`)).map((r) => Number(r.seq));
+}
+
+/**
+ * Rows older than the window go, in chunks, the newest row (of a table; of each sensor) always
+ * stays, a late reading holds its sensor's later-numbered rows back, and 0 days keeps all.
+ */
 export async function checkRetention(db: Db): Promise<void> {
   await db.execute(sql`delete from heartbeats`);
   await db.execute(sql`delete from forecasts`);
+  await db.execute(sql`delete from sensor_readings`);
   const now = Date.parse('2026-12-06T12:00:00Z');
   const ages = [30, 20, 9, 8, 7.5, 6.9, 3, 1, 0.1];
-  for (const days of ages) {
+  const reading = (sensor: string, seq: number, days: number) =>
+    db.execute(sql`insert into sensor_readings (sensor_id, seq, ts_ms, payload, received_at)
+      values (${sensor}, ${seq}, ${seq}, ${JSON.stringify({ type: 'loop', days })}::json, ${new Date(now - days * DAY).toISOString()}::timestamptz)`);
+  for (const [k, days] of ages.entries()) {
     const at = new Date(now - days * DAY);
     await db.insert(heartbeats).values({ controllerId: 'edge-old', at, state: state('green', 1) });
     await db.insert(forecasts).values({ createdAt: at, simTime: 0, payload: { days } });
+    await reading('ret-in-order', k + 1, days);
   }
-  const kept = new Retention(db, { heartbeats: 0, forecasts: 0 }, { now: () => now });
-  expect(await kept.prune()).toEqual({ heartbeats: 0, forecasts: 0 });
+  // Seq 6 arrived late (a field buffer replayed), after 7 and 8: it holds them back.
+  for (const [seq, days] of [[5, 20], [6, 0.2], [7, 10], [8, 9]]) await reading('ret-late', seq, days);
+  // Numbering with wide gaps (a sensor counting milliseconds): deleted by rows, not by numbers.
+  for (const [seq, days] of [[1_000, 30], [5_000_000_000, 20], [9_000_000_000, 10]]) await reading('ret-gaps', seq, days);
+  const kept = new Retention(db, { heartbeats: 0, forecasts: 0, readings: 0 }, { now: () => now });
+  expect(await kept.prune()).toEqual({ heartbeats: 0, forecasts: 0, readings: 0 });
 
   const deletedRows: string[] = [];
-  const r = new Retention(db, { heartbeats: 7, forecasts: 2 }, { now: () => now, chunkRows: 2, onDeleted: (t, n) => deletedRows.push(`${t}:${n}`) });
-  expect(await r.prune()).toEqual({ heartbeats: 5, forecasts: 7 });
-  expect(deletedRows).toEqual(['heartbeats:5', 'forecasts:7']);
+  const r = new Retention(db, { heartbeats: 7, forecasts: 2, readings: 7 }, { now: () => now, chunkRows: 2, onDeleted: (t, n) => deletedRows.push(`${t}:${n}`) });
+  expect(await r.prune()).toEqual({ heartbeats: 5, forecasts: 7, readings: 8 });
+  expect(deletedRows).toEqual(['heartbeats:5', 'forecasts:7', 'readings:8']);
+  expect(await readingSeqs(db, 'ret-in-order')).toEqual([6, 7, 8, 9]);
+  expect(await readingSeqs(db, 'ret-late')).toEqual([6, 7, 8]);
+  expect(await readingSeqs(db, 'ret-gaps')).toEqual([9_000_000_000]);
   expect(await count(db, 'heartbeats')).toBe(4);
   expect(await count(db, 'heartbeats', sql`at < ${new Date(now - 7 * DAY).toISOString()}::timestamptz`)).toBe(0);
   const left = rowsOf<{ payload: { days: number } }>(await db.execute(sql`select payload from forecasts order by id`)).map((x) => x.payload.days);
   expect(left).toEqual([1, 0.1]);
   // A second pass finds nothing more.
-  expect(await r.prune()).toEqual({ heartbeats: 0, forecasts: 0 });
+  expect(await r.prune()).toEqual({ heartbeats: 0, forecasts: 0, readings: 0 });
 
   // A service stopped for longer than the window: everything is old, the newest row stays.
-  const later = new Retention(db, { heartbeats: 7, forecasts: 2 }, { now: () => now + 100 * DAY });
-  expect(await later.prune()).toEqual({ heartbeats: 3, forecasts: 1 });
+  const later = new Retention(db, { heartbeats: 7, forecasts: 2, readings: 7 }, { now: () => now + 100 * DAY });
+  expect(await later.prune()).toEqual({ heartbeats: 3, forecasts: 1, readings: 5 });
+  expect(await readingSeqs(db, 'ret-in-order')).toEqual([9]);
+  expect(await readingSeqs(db, 'ret-late')).toEqual([8]);
+  expect(await count(db, 'sensor_readings')).toBe(3);
+  // Leave no readings behind for the suites that count them.
+  await db.execute(sql`delete from sensor_readings where sensor_id like 'ret-%'`);
   expect(rowsOf<{ payload: { days: number } }>(await db.execute(sql`select payload from forecasts`)).map((x) => x.payload.days)).toEqual([0.1]);
   expect(await count(db, 'heartbeats')).toBe(1);
 }
