@@ -1,8 +1,22 @@
+import { get } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../server/Service.ts';
 import { ADMIN, api, openSocket, startTestService } from './helpers.ts';
 
 let svc: RunningService;
+
+/** A GET as bytes on the wire (fetch would undo the content encoding). */
+function raw(path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(svc.url + path, { headers: { authorization: `Bearer ${ADMIN}`, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
 
 beforeAll(async () => {
   svc = await startTestService();
@@ -76,6 +90,36 @@ describe('service over real HTTP', () => {
     expect(r.body.name).toBe('Riverside');
     expect(r.body.intersections.filter((i: { virtual: boolean }) => !i.virtual)).toHaveLength(16);
     expect(r.body.lanes[0].line.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('gzips answers for clients that take them, serves the network and roadnet serialised once with an ETag, and leaves edge polls alone', async () => {
+    for (const path of ['/api/network', '/api/field/roadnet']) {
+      const plain = await raw(path, {});
+      expect(plain.status).toBe(200);
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
+      const zipped = await raw(path, { 'accept-encoding': 'gzip, deflate, br' });
+      expect(zipped.headers['content-encoding']).toBe('gzip');
+      expect(zipped.body.length).toBeLessThan(plain.body.length / 3);
+      expect(gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+      expect(zipped.headers.etag).toBe(plain.headers.etag);
+      // gzip refused by weight: plain.
+      expect((await raw(path, { 'accept-encoding': 'gzip;q=0, br' })).headers['content-encoding']).toBeUndefined();
+      const again = await raw(path, { 'if-none-match': String(plain.headers.etag) });
+      expect(again.status).toBe(304);
+      expect(again.body.length).toBe(0);
+    }
+    expect(JSON.parse((await raw('/api/network', {})).body.toString()).name).toBe('Riverside');
+    // Other GET answers through the compress middleware.
+    const doc = await raw('/api/openapi.json', { 'accept-encoding': 'gzip' });
+    expect(doc.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(doc.body).toString()).openapi).toMatch(/^3\./);
+    // An edge controller's plan poll is answered as it is, whatever it accepts.
+    const net = (await api(svc.url, '/api/network', ADMIN)).body as { intersections: { id: string; virtual: boolean }[] };
+    const poll = await raw(`/api/plans/${net.intersections.find((i) => !i.virtual)!.id}`, { 'accept-encoding': 'gzip' });
+    expect([200, 404]).toContain(poll.status);
+    expect(poll.headers['content-encoding']).toBeUndefined();
+    expect(() => JSON.parse(poll.body.toString())).not.toThrow();
   });
 });
 

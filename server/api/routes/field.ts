@@ -7,19 +7,19 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { HeadReportSchema, type FieldCabinets } from '../../FieldCabinets.ts';
 import { errorResponses, type RouteModule } from '../app.ts';
 import { errorBody, guard, mayActOn, rateLimit } from '../http.ts';
+import { serveStaticJson } from '../StaticJson.ts';
 
 export function fieldRoutes(cabinets: FieldCabinets, roadnet: () => unknown, averageTravelTime: () => { averageTravelTime: number; finished: number }): RouteModule {
   return (app) => {
-    app.openapi(
-      createRoute(
-        guard('any', {
-          method: 'get',
-          path: '/api/field/roadnet',
-          summary: "The field's roadnet (CityFlow format): what an edge process derives its safety models and local plans from",
-          responses: { 200: { description: 'Roadnet', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...errorResponses },
-        }),
-      ),
-      (c) => c.json(roadnet() as Record<string, unknown>, 200),
+    serveStaticJson(
+      app,
+      guard('any', {
+        method: 'get',
+        path: '/api/field/roadnet',
+        summary: "The field's roadnet (CityFlow format): what an edge process derives its safety models and local plans from (gzip when accepted; ETag)",
+        responses: { 200: { description: 'Roadnet', content: { 'application/json': { schema: z.object({}).passthrough() } } }, 304: { description: 'Unchanged since the ETag given' }, ...errorResponses },
+      }),
+      roadnet,
     );
 
     app.openapi(
