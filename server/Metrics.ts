@@ -29,6 +29,22 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly retentionDeleted = new Counter({ name: 'twin_retention_deleted_rows_total', help: 'Rows deleted by the retention policy, by table', labelNames: ['table'], registers: [this.registry] });
+  /** Where table sizes come from (set once the database is open); read at each scrape. */
+  private tableSizes: (() => Promise<Record<string, number>>) | null = null;
+  readonly tableBytes = new Gauge({
+    name: 'twin_table_bytes',
+    help: 'Size of each table on disk, with its indexes and TOAST (read at each scrape)',
+    labelNames: ['table'],
+    registers: [this.registry],
+    collect: async () => {
+      if (!this.tableSizes) return;
+      try {
+        for (const [table, bytes] of Object.entries(await this.tableSizes())) this.tableBytes.set({ table }, bytes);
+      } catch {
+        // The database is away: the last sizes stay, and /health says so.
+      }
+    },
+  });
   readonly wsClients = new Gauge({ name: 'twin_ws_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsDropped = new Counter({ name: 'twin_ws_dropped_total', help: 'WebSocket clients dropped for being too slow', registers: [this.registry] });
   readonly wsThinned = new Counter({ name: 'twin_ws_thinned_total', help: 'Stream updates skipped for slow clients', registers: [this.registry] });
@@ -41,5 +57,9 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  measureTables(sizes: () => Promise<Record<string, number>>): void {
+    this.tableSizes = sizes;
   }
 }

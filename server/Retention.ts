@@ -155,3 +155,12 @@ export class Retention {
     await this.running;
   }
 }
+
+/** Every table of the schema with its size on disk (heap, indexes and TOAST), for /metrics. */
+export async function tableBytes(db: Db): Promise<Record<string, number>> {
+  const rows = rowsOf<{ name: string; bytes: string | number }>(
+    await db.execute(sql`select c.relname as name, pg_total_relation_size(c.oid) as bytes from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind = 'r'`),
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.bytes)]));
+}

@@ -19,7 +19,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/Database.ts';
 import { networks } from './db/schema.ts';
 import { ControllerRegistry } from './ControllerRegistry.ts';
-import { Retention } from './Retention.ts';
+import { Retention, tableBytes } from './Retention.ts';
 import { controllerRoutes } from './api/routes/controllers.ts';
 import { planRoutes } from './api/routes/plans.ts';
 import { buildSensorLayout } from '../twin/sensors/SensorLayout.ts';
@@ -115,6 +115,7 @@ export async function startService(config: Config): Promise<RunningService> {
     { onDeleted: (table, rows) => metrics.retentionDeleted.inc({ table }, rows) },
   );
   retention.start();
+  metrics.measureTables(() => tableBytes(database.db));
 
   // The twin: built only from sensor messages arriving through the ingest API.
   const layout = buildSensorLayout(network);
@@ -212,13 +213,13 @@ export async function startService(config: Config): Promise<RunningService> {
     emergencyRoutes(emergency, preemptions, (id) => plans.safetyOf(id) !== undefined, config.POLL_RATE),
     intersectionRoutes({ plans, controllers, history, alerts, simTime: () => runtime.engine.time, loopLatencySlaMs: config.LOOP_LATENCY_SLA_MS }),
     forecastRoutes(forecasts),
-  ]);
+  ], { default: config.MAX_BODY_BYTES, byPath: { '/api/ingest': config.MAX_INGEST_BYTES } });
   const viewerDist = join(root, 'viewer', 'dist');
   if (existsSync(viewerDist)) app.use('/*', serveStatic({ root: viewerDist }));
 
   const server = createServer(getRequestListener(app.fetch));
   // WebSocket upgrades: sensor ingest at /ws/ingest, the live streams at /ws.
-  const ingestSocket = new IngestSocket(auth, ingest, { perSecond: config.INGEST_RATE, maxInFlight: 64, maxPayload: 64 << 20 });
+  const ingestSocket = new IngestSocket(auth, ingest, { perSecond: config.INGEST_RATE, maxInFlight: 64, maxPayload: config.MAX_INGEST_BYTES });
   UNDOCUMENTED_ROUTES.set(`GET ${INGEST_SOCKET_PATH}`, INGEST_SOCKET_ACCESS);
   UNDOCUMENTED_ROUTES.set('GET /ws', 'any');
   server.on('upgrade', (req, socket, head) => {

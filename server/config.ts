@@ -44,6 +44,10 @@ export const ConfigSchema = z.object({
   RETAIN_FORECASTS_DAYS: z.coerce.number().nonnegative().default(7),
   /** Days of accepted sensor readings kept (by when they were received); 0 keeps all. */
   RETAIN_READINGS_DAYS: z.coerce.number().nonnegative().default(7),
+  /** Largest request body accepted over HTTP (bytes), but for sensor ingest. */
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1 << 20),
+  /** Largest ingest batch accepted (bytes), over HTTP and as one WebSocket frame. */
+  MAX_INGEST_BYTES: z.coerce.number().int().positive().default(64 << 20),
   /** What-if runs at once, each in its own worker thread (more queue). */
   WHATIF_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   /** Control-loop latency target (sensor reading → plan applied at the edge, field-clock ms) the viewer checks controllers against: 1 s, as eval:edge. */

@@ -3,8 +3,10 @@
  * /api/openapi.json), authentication and role checks. Pure wiring over the services it is given.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
+import { HTTPException } from 'hono/http-exception';
 import type { AuthService } from '../auth/AuthService.ts';
 import type { AuditLog } from '../AuditLog.ts';
 import type { Database } from '../db/Database.ts';
@@ -57,11 +59,31 @@ const CreateUserSchema = z
 /** What edge controllers poll, often and with small answers (plans, pre-emptions, RTAS jobs, the field clock). */
 const EDGE_POLLING_PATHS = /^\/api\/(plans\/[^/]+|emergency\/preemptions\/[^/]+|rtas\/jobs|field\/clock)$/;
 
-export function createApp(services: Services, modules: RouteModule[] = []): Hono<AppEnv> {
+/** Request body limits in bytes: `default` for every route, `byPath` for routes that take more. */
+export interface BodyLimits {
+  default: number;
+  byPath: Record<string, number>;
+}
+
+const MiB = 1 << 20;
+
+/** A 413 naming the limit, before any of the body is parsed. */
+function limitBody(bytes: number): MiddlewareHandler<AppEnv> {
+  const size = bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
+  return bodyLimit({ maxSize: bytes, onError: (c) => c.json(errorBody(`request body over ${size}; split it or raise the limit`), 413) });
+}
+
+export function createApp(services: Services, modules: RouteModule[] = [], limits: BodyLimits = { default: MiB, byPath: {} }): Hono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer' });
 
   app.onError((err, c) => {
+    // The client's fault, found by Hono before the handler (a body that is not JSON, a wrong
+    // content type): its status and message, not a logged 500.
+    if (err instanceof HTTPException && err.status < 500) {
+      const message = err.status === 415 ? `unsupported content-type ${c.req.header('content-type') ?? '(none)'}: send application/json` : err.message;
+      return c.json(errorBody(message), err.status);
+    }
     console.error(`${c.req.method} ${c.req.path}:`, err);
     return c.json(errorBody('internal error'), 500);
   });
@@ -73,6 +95,11 @@ export function createApp(services: Services, modules: RouteModule[] = []): Hono
   // which the middleware's Vary header would undo on every poll.
   const gzip = compress();
   app.use('*', (c, next) => (c.req.method === 'GET' && !EDGE_POLLING_PATHS.test(c.req.path) ? gzip(c, next) : next()));
+
+  // Bodies are read whole before validation: without a limit one request could fill the memory.
+  const defaultLimit = limitBody(limits.default);
+  const pathLimits = new Map(Object.entries(limits.byPath).map(([path, bytes]) => [path, limitBody(bytes)]));
+  app.use('/api/*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : (pathLimits.get(c.req.path) ?? defaultLimit)(c, next)));
 
   // ---- unauthenticated operations endpoints
   UNDOCUMENTED_ROUTES.set('GET /health', 'public');

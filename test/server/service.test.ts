@@ -40,6 +40,10 @@ describe('service over real HTTP', () => {
     expect(res.headers.get('content-type')).toContain('text/plain');
     expect(text).toContain('twin_tick_seconds_bucket');
     expect(text).toContain('twin_ws_clients');
+    // Table sizes, read from the database at the scrape: the readings table holds pages.
+    const bytes = Number(/^twin_table_bytes\{table="sensor_readings"\} (\d+)$/m.exec(text)?.[1]);
+    expect(bytes).toBeGreaterThan(0);
+    expect(text).toMatch(/^twin_table_bytes\{table="heartbeats"\} \d+$/m);
   });
 
   it('serves an OpenAPI document generated from the schemas', async () => {
@@ -73,6 +77,24 @@ describe('service over real HTTP', () => {
     expect((await api(svc.url, '/api/network', viewerToken)).status).toBe(401);
     const audit = await api(svc.url, '/api/audit?target=user:eve', ADMIN);
     expect(audit.body.entries.map((e: { action: string }) => e.action)).toEqual(['user.revoke', 'user.create']);
+  });
+
+  it('answers a body that is not JSON with 400, a wrong content type with 415 and a body over the limit with 413, naming the fault', async () => {
+    const cut = await api(svc.url, '/api/ingest', ADMIN, { method: 'POST', body: '{"messages": [' });
+    expect(cut.status).toBe(400);
+    expect(cut.body.error.message).toMatch(/malformed json/i);
+    const text = await api(svc.url, '/api/users', ADMIN, { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).toBe(415);
+    expect(text.body.error.message).toMatch(/content-type/i);
+    // Over the 1 MiB default: refused before parsing; sensor ingest takes batches up to 64 MiB.
+    const big = { messages: Array.from({ length: 15_000 }, (_, k) => ({ type: 'loop', sensorId: `no-such-sensor-${k}`, seq: k, note: 'x'.repeat(60) })) };
+    expect(JSON.stringify(big).length).toBeGreaterThan(1 << 20);
+    const user = await api(svc.url, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'big', role: 'viewer', pad: big }) });
+    expect(user.status).toBe(413);
+    expect(user.body.error.message).toMatch(/over 1 MiB/);
+    const batch = await api(svc.url, '/api/ingest', ADMIN, { method: 'POST', body: JSON.stringify(big) });
+    expect(batch.status).toBe(200);
+    expect(batch.body.rejected).toBe(15_000);
   });
 
   it('refuses a malformed body naming the fields', async () => {
