@@ -4,7 +4,9 @@
  * directory, as the service runs it, or PostgreSQL with --url: its tables are dropped first) with
  * `sensors` × `rows` readings received evenly over `days` days, then prunes to `keep` days twice
  * (the second pass finds nothing: the cost of a pass on a pruned table), then stores as many new
- * readings as were pruned and reports whether the table grew (freed space must be reused).
+ * readings as were pruned and reports whether the table grew (freed space must be reused), then
+ * runs the next hourly pass. Each pass reports whether it vacuumed and how long a one-row statement
+ * issued beside it had to wait (what an ingest write would).
  *
  *   npm run bench:retention -- [--sensors 500] [--rows 4000] [--days 40] [--keep 30] [--url postgres://…]
  */
@@ -72,23 +74,51 @@ try {
   const storeSeconds = (performance.now() - t0) / 1000;
   const sizeBefore = await tableMiB();
 
-  const retention = new Retention(db, { heartbeats: 0, forecasts: 0, readings: args.keep }, { now: () => now });
-  t0 = performance.now();
-  const first = await retention.prune();
-  const pruneSeconds = (performance.now() - t0) / 1000;
-  t0 = performance.now();
-  const second = await retention.prune();
-  const idleSeconds = (performance.now() - t0) / 1000;
+  const vacuumMs: number[] = [];
+  let clock = now;
+  const retention = new Retention(db, { heartbeats: 0, forecasts: 0, readings: args.keep }, { now: () => clock, onVacuumed: (_table, ms) => vacuumMs.push(ms) });
+  /**
+   * One pass, timed, with a one-row probe statement issued over and over beside it: PGlite runs
+   * one statement at a time (in its worker), so the probe's longest wait is how long an ingest
+   * write could be held up by the pass.
+   */
+  const timedPass = async () => {
+    vacuumMs.length = 0;
+    let done = false;
+    let longestWaitMs = 0;
+    const probe = (async () => {
+      while (!done) {
+        const p0 = performance.now();
+        await db.execute(sql`select 1`);
+        longestWaitMs = Math.max(longestWaitMs, performance.now() - p0);
+      }
+    })();
+    const p0 = performance.now();
+    const pruned = (await retention.prune()).readings;
+    const seconds = (performance.now() - p0) / 1000;
+    done = true;
+    await probe;
+    return { pruned, seconds, longestWaitMs, vacuumMs: vacuumMs[0] ?? null };
+  };
+  const first = await timedPass();
+  const second = await timedPass();
   const left = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from sensor_readings`))[0].n;
   // As many new readings as were pruned: the table should reuse the freed space, not grow.
-  const perSensor = Math.round(first.readings / args.sensors);
+  const perSensor = Math.round(first.pruned / args.sensors);
   await store(args.rows, args.rows + perSensor);
+  const sizeAfter = await tableMiB();
+  // The steady state: the hourly pass an hour later (vacuums only past autovacuum's threshold).
+  clock = now + 3_600_000;
+  const hourly = await timedPass();
 
+  const describe = (p: typeof first) =>
+    `${p.pruned.toLocaleString('en')} rows deleted in ${p.seconds.toFixed(2)} s; ${p.vacuumMs === null ? 'no vacuum' : `vacuum ${(p.vacuumMs / 1000).toFixed(2)} s`}; a one-row statement waited at most ${(p.longestWaitMs / 1000).toFixed(2)} s`;
   console.log(`database: ${database.kind}; ${args.sensors} sensors × ${args.rows} readings = ${total.toLocaleString('en')} rows over ${args.days} days, keeping ${args.keep}`);
   console.log(`store (server-side insert … select, one statement per sensor): ${storeSeconds.toFixed(2)} s (${Math.round(total / storeSeconds).toLocaleString('en')} rows/s)`);
-  console.log(`prune: ${first.readings.toLocaleString('en')} rows deleted in ${pruneSeconds.toFixed(2)} s (${Math.round(first.readings / pruneSeconds).toLocaleString('en')} rows/s; ${(pruneSeconds / (storeSeconds * (first.readings / total))).toFixed(2)}× the time storing those rows took)`);
-  console.log(`prune again (nothing to delete): ${second.readings} rows in ${idleSeconds.toFixed(2)} s; ${left.toLocaleString('en')} rows left`);
-  console.log(`table with index: ${sizeBefore.toFixed(0)} MiB filled; ${(await tableMiB()).toFixed(0)} MiB after storing as many new readings as were pruned (${perSensor * args.sensors} rows)`);
+  console.log(`prune (first pass since start): ${describe(first)} (${Math.round(first.pruned / first.seconds).toLocaleString('en')} rows/s; ${(first.seconds / (storeSeconds * (first.pruned / total))).toFixed(2)}× the time storing those rows took)`);
+  console.log(`prune again (nothing to delete): ${describe(second)}; ${left.toLocaleString('en')} rows left`);
+  console.log(`table with index: ${sizeBefore.toFixed(0)} MiB filled; ${sizeAfter.toFixed(0)} MiB after storing as many new readings as were pruned (${perSensor * args.sensors} rows)`);
+  console.log(`an hour later: ${describe(hourly)}`);
 } finally {
   await database.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
