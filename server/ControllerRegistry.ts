@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { Db } from './db/Database.ts';
 import { GroupCommit } from './db/GroupCommit.ts';
 import { controllers } from './db/schema.ts';
+import { EDGE_MODES } from '../signal-controllers/edge/EdgeController.ts';
 
 export const IntersectionStateSchema = z.object({
   intersection: z.string().min(1),
@@ -30,8 +31,11 @@ export const IntersectionStateSchema = z.object({
 export type IntersectionState = z.infer<typeof IntersectionStateSchema>;
 
 export const ControllerStateSchema = z.object({
-  /** Where its plans come from: the centre, the last central plan held, or the local fallback. */
-  mode: z.enum(['central', 'holding', 'fallback']),
+  /**
+   * Where its plans come from: the centre, the last central plan held (centre quiet), its local
+   * plan while the centre has none for it, or its local plan because the centre is lost.
+   */
+  mode: z.enum(EDGE_MODES),
   intersections: z.array(IntersectionStateSchema).min(1),
   /** Control-loop latency of the last applied plan (sensor reading → applied), ms. */
   lastLoopLatencyMs: z.number().nonnegative().nullable().optional(),

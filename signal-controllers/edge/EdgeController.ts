@@ -1,8 +1,11 @@
 /**
  * An edge controller's decisions for the intersections it runs: which plan each runs and in
- * which mode. It follows the centre's plans while the centre answers; when the centre goes
- * quiet it keeps the last central plan (`holding`) for a while, then falls back to its local
- * plan; when the centre comes back it returns to the central plan at a safe boundary. Every
+ * which mode. It starts on its local plan (`local`: nothing wrong, the centre has published no
+ * plan for it yet, as after a first start or with the central planner off) and follows the
+ * centre's plans once one arrives; when the centre goes quiet it keeps the last central plan
+ * (`holding`) for a while, then falls back to its local plan (`fallback`: the centre is lost, an
+ * operator should look); a centre that never answers leads to `fallback` as well. When the centre
+ * comes back it returns to the central plan at a safe boundary, or to `local` if it has none. Every
  * plan, central or local, passes the shared validator here again, and the lights only change
  * through the signal state machine, so no mode ever shows conflicting greens or goes dark.
  * Deterministic; time is an argument.
@@ -14,18 +17,22 @@ import type { TimingPlan } from '../TimingPlan.ts';
 import { IntersectionRunner, type RunnerState } from './IntersectionRunner.ts';
 import { EdgePreemption, type PreemptionOrder, type PreemptionState, type ResumePlan } from './Preemption.ts';
 
-export type EdgeMode = 'central' | 'holding' | 'fallback';
+export const EDGE_MODES = ['central', 'holding', 'local', 'fallback'] as const;
+export type EdgeMode = (typeof EDGE_MODES)[number];
 
 export interface EdgeTiming {
   /** Seconds without an answer from the centre before the controller counts it lost. */
   lostAfter: number;
-  /** Seconds it keeps running the last central plan once the centre is lost, before its local plan. */
+  /**
+   * Seconds it keeps running the last central plan once the centre is lost, before its local plan;
+   * on the local plan, `lostAfter + holdFor` seconds without an answer count the centre lost.
+   */
   holdFor: number;
 }
 
 export interface EdgeSite {
   safety: IntersectionSafety;
-  /** The local plan: runs at start-up and when the centre has been lost too long. */
+  /** The local plan: runs until the centre has a plan for this intersection, and when the centre has been lost too long. */
   fallback: TimingPlan;
   /** Local policy for actuated/adaptive plans, if the edge has one. */
   local?: IntersectionController;
@@ -37,8 +44,9 @@ export class EdgeController {
   readonly preemption = new Map<string, EdgePreemption>();
   private readonly fallbacks = new Map<string, TimingPlan>();
   private readonly central = new Map<string, TimingPlan>();
-  private modeNow: EdgeMode = 'fallback';
-  private lastContact = -Infinity;
+  private modeNow: EdgeMode = 'local';
+  /** Start-up counts as contact: the centre gets the same grace before it is called lost. */
+  private lastContact: number;
   /** Plans refused by the validator at this edge (central ones included). */
   refusedPlans = 0;
 
@@ -47,6 +55,7 @@ export class EdgeController {
     now: number,
     readonly timing: EdgeTiming = { lostAfter: 3, holdFor: 60 },
   ) {
+    this.lastContact = now;
     for (const s of sites) {
       this.runners.set(s.safety.id, new IntersectionRunner(s.safety, s.fallback, now, s.local));
       this.fallbacks.set(s.safety.id, s.fallback);
@@ -62,11 +71,8 @@ export class EdgeController {
   contact(now: number): void {
     this.lastContact = now;
     if (this.modeNow === 'holding') this.modeNow = 'central';
-    else if (this.modeNow === 'fallback' && this.central.size > 0) {
-      // Back from fallback: the central plans take over again at their next safe boundary.
-      for (const [id, plan] of this.central) if (!this.preemption.get(id)?.active) this.runners.get(id)?.offer(plan, now, true);
-      this.modeNow = 'central';
-    }
+    else if (this.modeNow === 'fallback' && this.central.size > 0) this.resumeCentral(now, null);
+    else if (this.modeNow === 'fallback') this.modeNow = 'local';
   }
 
   /** A central plan for one intersection. Refused plans leave everything as it was. */
@@ -82,15 +88,25 @@ export class EdgeController {
       return v;
     }
     this.central.set(intersection, plan);
-    if (this.modeNow === 'fallback') this.modeNow = 'central';
+    // From fallback the other intersections' central plans come back too (this one is offered).
+    if (this.modeNow === 'fallback') this.resumeCentral(now, intersection);
+    this.modeNow = 'central';
     this.contact(now);
     return v;
+  }
+
+  /** Back from fallback: the central plans take over again at their next safe boundary. */
+  private resumeCentral(now: number, except: string | null): void {
+    for (const [id, plan] of this.central) if (id !== except && !this.preemption.get(id)?.active) this.runners.get(id)?.offer(plan, now, true);
+    this.modeNow = 'central';
   }
 
   /** Advances every intersection to `now`; changes mode when the centre has been quiet too long. */
   tick(now: number, obs?: TrafficObservation): void {
     const quiet = now - this.lastContact;
     if (this.modeNow === 'central' && quiet > this.timing.lostAfter) this.modeNow = 'holding';
+    // Already on the local plans: only the name changes (the centre is now counted lost).
+    if (this.modeNow === 'local' && quiet > this.timing.lostAfter + this.timing.holdFor) this.modeNow = 'fallback';
     if (this.modeNow === 'holding' && quiet > this.timing.lostAfter + this.timing.holdFor) {
       this.modeNow = 'fallback';
       for (const [id, plan] of this.fallbacks) if (!this.preemption.get(id)!.active) this.runners.get(id)!.offer(plan, now, false);
@@ -115,7 +131,7 @@ export class EdgeController {
   /** What runs after a pre-emption: the central plan unless the controller is in fallback. */
   private resumePlan(intersection: string): ResumePlan {
     const central = this.central.get(intersection);
-    return central && this.modeNow !== 'fallback' ? { plan: central, central: true } : { plan: this.fallbacks.get(intersection)!, central: false };
+    return central && (this.modeNow === 'central' || this.modeNow === 'holding') ? { plan: central, central: true } : { plan: this.fallbacks.get(intersection)!, central: false };
   }
 
   states(now: number): RunnerState[] {

@@ -125,4 +125,70 @@ describe('edge fallback to its local actuated plan', () => {
     expect(d.observe(7.5)).toBeUndefined();
     expect(DetectorReadingSchema.safeParse({ lanes: [1, 2], vehicles: [1], queue: [0, 0], movements: [], departures: [] }).success).toBe(false);
   });
+
+  it('starts on its local plans (local), calls the centre lost only after the same grace (fallback), and takes a central plan from either', () => {
+    const ctl = new EdgeController([{ safety, fallback: local.plan, local }], 100, { lostAfter: 3, holdFor: 10 });
+    const modes: EdgeMode[] = [ctl.mode];
+    const step = (t: number) => {
+      ctl.tick(t);
+      if (modes.at(-1) !== ctl.mode) modes.push(ctl.mode);
+    };
+    // The centre answers but has no plan for it: local, however long.
+    for (let t = 100; t <= 200; t++) {
+      ctl.contact(t);
+      step(t);
+    }
+    expect(modes).toEqual(['local']);
+    // The centre stops answering: after lostAfter + holdFor (13 s) the centre counts as lost.
+    for (let t = 201; t <= 212; t++) step(t);
+    expect(modes).toEqual(['local']);
+    for (let t = 213; t <= 215; t++) step(t);
+    expect(modes).toEqual(['local', 'fallback']);
+    // It answers again, still without a plan: local; then a plan: central.
+    ctl.contact(216);
+    step(216);
+    expect(ctl.receivePlan(safety.id, central, 220).ok).toBe(true);
+    step(220);
+    expect(modes).toEqual(['local', 'fallback', 'local', 'central']);
+    // A controller whose centre never answers at all is in fallback after the grace.
+    const alone = new EdgeController([{ safety, fallback: local.plan, local }], 0, { lostAfter: 3, holdFor: 10 });
+    alone.tick(13);
+    expect(alone.mode).toBe('local');
+    alone.tick(13.5);
+    expect(alone.mode).toBe('fallback');
+  });
+
+  it('back from fallback on a new plan for one intersection, its other intersections return to their central plans too', () => {
+    const models = [...safetyModels(net).values()];
+    const [a, b] = [models[0], models[8]];
+    const planOf = (s: typeof a, version: number) => ({ ...fixedTimePolicy(net).controllers.find((c) => c.intersection === s.index)!.plan, version });
+    const localOf = (s: typeof a) => actuatedPolicy(net).controllers.find((c) => c.intersection === s.index)!;
+    const ctl = new EdgeController(
+      [a, b].map((s) => ({ safety: s, fallback: localOf(s).plan, local: localOf(s) })),
+      0,
+      { lostAfter: 3, holdFor: 10 },
+    );
+    const runA = ctl.runners.get(a.id)!;
+    const runB = ctl.runners.get(b.id)!;
+    expect(ctl.receivePlan(a.id, planOf(a, 1), 0).ok).toBe(true);
+    expect(ctl.receivePlan(b.id, planOf(b, 1), 0).ok).toBe(true);
+    let t = 0;
+    const until = (end: number, contact: boolean) => {
+      for (; t < end; t = Math.round((t + DT) * 1000) / 1000) {
+        if (contact && Number.isInteger(t)) ctl.contact(t);
+        ctl.tick(t);
+      }
+    };
+    until(200, true);
+    expect([runA.state(t).planVersion, runB.state(t).planVersion]).toEqual([1, 1]);
+    until(300, false);
+    expect(ctl.mode).toBe('fallback');
+    expect([runA.plan.control, runB.plan.control]).toEqual(['actuated', 'actuated']);
+    // The centre's first answer is a new plan for a alone (before any other contact).
+    expect(ctl.receivePlan(a.id, planOf(a, 2), t).ok).toBe(true);
+    until(600, true);
+    expect(ctl.mode).toBe('central');
+    expect([runA.plan.control, runB.plan.control]).toEqual(['fixed-time', 'fixed-time']);
+    expect([runA.state(t).planVersion, runB.state(t).planVersion]).toEqual([2, 1]);
+  });
 });

@@ -6,6 +6,7 @@
  * GET /api/intersections/{id} (polled while the panel is open), the charts from its /history.
  */
 import type { NetworkView } from './api.ts';
+import { controllerBadge } from './ControllerMode.ts';
 import { h } from './dom.ts';
 import { boundOf, turnArrow, turnWord } from './movementNames.ts';
 import { phaseDiagram } from './PhaseDiagram.ts';
@@ -242,7 +243,7 @@ export class IntersectionPanel {
             h('dt', {}, 'Id'),
             h('dd', { class: 'mono' }, c.id),
             h('dt', {}, 'State'),
-            h('dd', {}, h('span', { class: `badge ${c.online ? (c.mode === 'central' ? 'ok' : 'warn') : 'bad'}` }, c.online ? (c.mode ?? 'no report') : 'offline')),
+            h('dd', {}, controllerBadge(c.online, c.mode)),
             h('dt', {}, 'Heartbeat'),
             h('dd', {}, age === null ? 'never' : `${age} s ago`),
             h('dt', {}, 'Loop latency'),

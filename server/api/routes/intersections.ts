@@ -11,6 +11,7 @@ import type { PlanStore } from '../../PlanStore.ts';
 import { errorResponses, type RouteModule } from '../app.ts';
 import { errorBody, guard } from '../http.ts';
 import { ErrorSchema } from '../schemas.ts';
+import { EDGE_MODES } from '../../../signal-controllers/edge/EdgeController.ts';
 
 const READERS = ['engineer', 'planner', 'viewer', 'dispatcher'] as const;
 
@@ -41,7 +42,7 @@ export const IntersectionDetailSchema = z
       .object({
         id: z.string(),
         online: z.boolean(),
-        mode: z.enum(['central', 'holding', 'fallback']).nullable(),
+        mode: z.enum(EDGE_MODES).nullable(),
         lastHeartbeatMs: z.number().nullable(),
         lastLoopLatencyMs: z.number().nullable(),
         phase: z.number().nullable(),
@@ -98,7 +99,7 @@ export const ControllerHealthSchema = z
         id: z.string(),
         intersections: z.array(z.string()),
         online: z.boolean(),
-        mode: z.enum(['central', 'holding', 'fallback']).nullable(),
+        mode: z.enum(EDGE_MODES).nullable(),
         lastHeartbeatMs: z.number().nullable(),
         lastLoopLatencyMs: z.number().nullable(),
         /** null when no latency was reported yet. */

@@ -4,6 +4,7 @@
  * polled while open), and the RTAS placement of tasks where the service offers it.
  */
 import { z } from 'zod';
+import { controllerBadge } from '../ControllerMode.ts';
 import { h } from '../dom.ts';
 import type { NetworkPanel, PanelContext } from './PanelContext.ts';
 
@@ -35,6 +36,8 @@ export class ControllersPanel implements NetworkPanel {
   readonly element: HTMLElement;
   private readonly summary = h('div', { class: 'summary-row' }, h('span', { class: 'muted small' }, 'loading…'));
   private readonly list = h('div', {});
+  /** How many controllers are registered (in the heading: six counts do not fit one row). */
+  private readonly total = h('span', { class: 'muted small', 'data-stat': 'controllers', title: 'Edge controllers registered' });
   private readonly rtas = h('div', {}, h('p', { class: 'muted small' }, 'loading…'));
   private timer: number | null = null;
   private readonly idIndex = new Map<string, number>();
@@ -44,7 +47,7 @@ export class ControllersPanel implements NetworkPanel {
     this.element = h(
       'div',
       { class: 'controllers-panel' },
-      h('section', { class: 'panel-section' }, h('h4', {}, 'Fleet'), this.summary),
+      h('section', { class: 'panel-section' }, h('h4', {}, 'Fleet ', this.total), this.summary),
       h('section', { class: 'panel-section' }, h('h4', {}, 'Controllers ', h('span', { class: 'muted small' }, 'problems first · click to inspect')), this.list),
       h('section', { class: 'panel-section', 'data-section': 'rtas' }, h('h4', {}, 'RTAS placement'), this.rtas),
     );
@@ -77,25 +80,27 @@ export class ControllersPanel implements NetworkPanel {
     const over = d.controllers.filter((c) => c.withinSla === false).length;
     const lat = d.controllers.map((c) => c.lastLoopLatencyMs).filter((v): v is number => v !== null).sort((a, b) => a - b);
     const p95 = lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.95))] : null;
-    const stat = (label: string, value: number | string, cls = '') => h('div', { class: `stat ${cls}`, 'data-stat': label }, h('strong', {}, String(value)), h('span', { class: 'muted small' }, label));
+    const stat = (label: string, value: number | string, cls: string, title: string) =>
+      h('div', { class: `stat ${cls}`, 'data-stat': label, title }, h('strong', {}, String(value)), h('span', { class: 'muted small' }, label));
+    this.total.replaceChildren(h('strong', {}, String(n)), ' controllers');
     this.summary.replaceChildren(
-      stat('controllers', n),
-      stat('central', by('central'), 'ok'),
-      stat('holding', by('holding'), by('holding') ? 'warn' : ''),
-      stat('fallback', by('fallback'), by('fallback') ? 'warn' : ''),
-      stat('offline', offline, offline ? 'bad' : ''),
+      stat('central', by('central'), 'ok', "Running the centre's plans"),
+      stat('holding', by('holding'), by('holding') ? 'warn' : '', 'The centre went quiet: still running its last central plan'),
+      // Not a fault: the centre has published no plan for them yet (first start, planner off).
+      stat('local', by('local'), '', 'Running their local plans: the centre answers but has no plan for them yet'),
+      stat('fallback', by('fallback'), by('fallback') ? 'warn' : '', 'The centre is lost: running their local fallback plans'),
+      stat('offline', offline, offline ? 'bad' : '', 'No heartbeat from the controller'),
       h('p', { class: 'small', 'data-sla': d.slaMs }, `Control-loop latency target ${d.slaMs} ms: ${over} over; p95 ${p95 === null ? '–' : `${Math.round(p95)} ms`}.`),
     );
-    const rank = (c: Health['controllers'][number]) => (!c.online ? 0 : c.mode === 'fallback' ? 1 : c.mode === 'holding' ? 2 : c.withinSla === false ? 3 : 4);
+    const rank = (c: Health['controllers'][number]) => (!c.online ? 0 : c.mode === 'fallback' ? 1 : c.mode === 'holding' ? 2 : c.withinSla === false ? 3 : c.mode === 'local' ? 4 : 5);
     const sorted = [...d.controllers].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
     const now = Date.now();
     const rows = sorted.slice(0, ROWS).map((c) => {
-      const state = !c.online ? 'offline' : (c.mode ?? 'no report');
       const tr = h(
         'tr',
         { 'data-controller': c.id, class: 'clickable' },
         h('td', { class: 'mono small' }, c.id),
-        h('td', {}, h('span', { class: `badge ${!c.online ? 'bad' : c.mode === 'central' ? 'ok' : 'warn'}` }, state)),
+        h('td', {}, controllerBadge(c.online, c.mode)),
         h('td', { class: 'mono small' }, c.lastHeartbeatMs === null ? 'never' : `${Math.max(0, Math.round((now - c.lastHeartbeatMs) / 1000))} s`),
         h('td', { class: `mono small ${c.withinSla === false ? 'over' : ''}` }, c.lastLoopLatencyMs === null ? '–' : `${Math.round(c.lastLoopLatencyMs)} ms`),
       );
