@@ -1,7 +1,8 @@
 /**
  * Alerts for the operators, each tied to a place on the map: sensors the twin's fault detector
  * flagged, lanes whose queue spills back to their upstream end (the twin's estimate), and edge
- * controllers that went offline or fell back to their local plan. The set is recomputed from the
+ * controllers that went offline, fell back to their local plan, or have waited too long for a
+ * central plan (the planner is on but publishes nothing for them). The set is recomputed from the
  * sources each time; an alert keeps the time it was first raised while it stays active.
  */
 import type { RoadNetwork } from '../twin/network/RoadNetwork.ts';
@@ -9,7 +10,7 @@ import type { SensorLayout } from '../twin/sensors/SensorLayout.ts';
 import type { SensorFlag } from '../twin/state/TwinContext.ts';
 import type { ControllerInfo } from './ControllerRegistry.ts';
 
-export const ALERT_KINDS = ['sensor-feed', 'sensor-fault', 'spill-back', 'controller-fallback', 'controller-offline'] as const;
+export const ALERT_KINDS = ['sensor-feed', 'sensor-fault', 'spill-back', 'controller-fallback', 'controller-offline', 'controller-no-plan'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export interface Alert {
@@ -36,6 +37,12 @@ export interface AlertSources {
   controllers(): ControllerInfo[];
   /** Seconds since the newest reading of any sensor (the feed as a whole). */
   feedSilentSeconds?(): number;
+  /**
+   * Simulated seconds a controller may run its local plans in `local` mode (the centre answers but
+   * has no plan for it) before that is an alert; absent when no central plans are expected (the
+   * central planner off: plans come from engineers, if at all).
+   */
+  centralPlanExpectedWithin?: number;
 }
 
 /** The whole sensor feed silent this long (s) is an alert of its own (per-sensor checks pause). */
@@ -52,6 +59,8 @@ export class AlertMonitor {
   private version = 0;
   private time = 0;
   private readonly spilling = new Set<number>();
+  /** Since when (simulated s) each controller has reported `local`. */
+  private readonly localSince = new Map<string, number>();
   private readonly idIndex = new Map<string, number>();
 
   constructor(
@@ -112,7 +121,12 @@ export class AlertMonitor {
       }
     }
 
-    for (const c of this.sources.controllers()) {
+    const controllers = this.sources.controllers();
+    const local = new Set(controllers.filter((c) => c.online && c.state?.mode === 'local').map((c) => c.id));
+    for (const id of this.localSince.keys()) if (!local.has(id)) this.localSince.delete(id);
+    for (const id of local) if (!this.localSince.has(id)) this.localSince.set(id, time);
+    const noPlanAfter = this.sources.centralPlanExpectedWithin;
+    for (const c of controllers) {
       const first = c.intersections[0];
       const k = first !== undefined ? this.idIndex.get(first) : undefined;
       if (k === undefined) continue;
@@ -121,6 +135,16 @@ export class AlertMonitor {
       if (!c.online) keep({ id: `controller:${c.id}`, kind: 'controller-offline', severity: 'critical', message: `Controller ${c.id} (${c.intersections.join(', ')}) is offline`, place });
       else if (c.state?.mode === 'fallback')
         keep({ id: `controller:${c.id}`, kind: 'controller-fallback', severity: 'warning', message: `Controller ${c.id} (${c.intersections.join(', ')}) runs its local fallback plan`, place });
+      else if (noPlanAfter !== undefined && local.has(c.id) && time - this.localSince.get(c.id)! > noPlanAfter) {
+        const minutes = Math.round((time - this.localSince.get(c.id)!) / 60);
+        keep({
+          id: `controller:${c.id}`,
+          kind: 'controller-no-plan',
+          severity: 'warning',
+          message: `Controller ${c.id} (${c.intersections.join(', ')}) has had no central plan for ${minutes} min and runs its local plan: is the central planner publishing?`,
+          place,
+        });
+      }
     }
 
     if (next.size !== this.active.size || [...next.keys()].some((id) => this.active.get(id)?.kind !== next.get(id)!.kind || this.active.get(id)?.message !== next.get(id)!.message)) this.version++;

@@ -125,7 +125,15 @@ export async function startService(config: Config): Promise<RunningService> {
   runtime.onTick((e) => twin.advance(e.time));
   // The viewer's panels: an hour of queue and delay per intersection, and alerts with a place.
   const history = new IntersectionHistory(network, twin);
-  const alerts = new AlertMonitor(network, layout, { sensorFlags: () => twin.sensorFlags(), laneQueue: () => twin.observe().laneQueue, controllers: () => controllers.list(), feedSilentSeconds: () => twin.feedSilentSeconds() });
+  const alerts = new AlertMonitor(network, layout, {
+    sensorFlags: () => twin.sensorFlags(),
+    laneQueue: () => twin.observe().laneQueue,
+    controllers: () => controllers.list(),
+    feedSilentSeconds: () => twin.feedSilentSeconds(),
+    // The first plans come one planning interval after start; allow a second round (a job can
+    // fail on its RTAS node) and a minute before a controller still without one is an alert.
+    centralPlanExpectedWithin: config.PLANNER === '1' ? 2 * config.PLAN_INTERVAL + 60 : undefined,
+  });
   let alertsAt = -Infinity;
   runtime.onTick((e) => {
     history.record(e.time);

@@ -8,7 +8,7 @@ import { formatSimTime } from '../SimClock.ts';
 import type { Alert, AlertsState } from '../streamSchemas.ts';
 import type { NetworkPanel, PanelContext } from './PanelContext.ts';
 
-const KIND_LABEL: Record<string, string> = { 'sensor-feed': 'Sensor feed down', 'sensor-fault': 'Faulty sensor', 'spill-back': 'Spill-back', 'controller-fallback': 'Controller in fallback', 'controller-offline': 'Controller offline' };
+const KIND_LABEL: Record<string, string> = { 'sensor-feed': 'Sensor feed down', 'sensor-fault': 'Faulty sensor', 'spill-back': 'Spill-back', 'controller-fallback': 'Controller in fallback', 'controller-offline': 'Controller offline', 'controller-no-plan': 'No central plan' };
 
 export class AlertsPanel implements NetworkPanel {
   readonly id = 'alerts';
