@@ -37,14 +37,22 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
     await page.locator(`.rail [data-action=${id}]`).click();
     await page.locator('.drawer').waitFor({ state: 'hidden' });
   };
-  /** A visible client point of a world place, clear of the drawer (left) and the legend. */
-  const clearOfPanels = (p: { x: number; y: number } | null) => p !== null && p.x > 520 && p.x < 1240 && p.y > 70 && p.y < 740;
+  type Box = { left: number; right: number; top: number; bottom: number };
+  /** A visible client point of a world place, clear of the drawer (left) and the legend (beside an open drawer). */
+  const clearOfPanels = (p: { x: number; y: number } | null, legend: Box) =>
+    p !== null && p.x > 520 && p.x < 1240 && p.y > 70 && p.y < 740 && !(p.x >= legend.left - 8 && p.x <= legend.right + 8 && p.y >= legend.top - 8 && p.y <= legend.bottom + 8);
 
   /** The screen point of the middle of the first of `roads` that is visible clear of the panels. */
+  const legendBox = () =>
+    page.locator('.legend').evaluate((e): Box => {
+      const r = e.getBoundingClientRect();
+      return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+    });
   const visibleRoadPoint = async (roads: readonly { id: string }[]): Promise<{ x: number; y: number } | null> => {
+    const legend = await legendBox();
     for (const r of roads) {
       const p = await page.evaluate((id) => window.__viewerTest!.screenPointOfRoad(id), r.id);
-      if (clearOfPanels(p)) return p;
+      if (clearOfPanels(p, legend)) return p;
     }
     return null;
   };
@@ -195,9 +203,10 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer panels in headless Chromium', () => {
     const ids = await page.evaluate(() => window.__viewerTest!.signalisedIds());
     // Two signalised intersections far apart, both visible beside the drawer.
     const visible: { id: string; p: { x: number; y: number } }[] = [];
+    const legend = await legendBox();
     for (const id of ids) {
       const p = await page.evaluate((i) => window.__viewerTest!.screenPointOf(i), id);
-      if (clearOfPanels(p)) visible.push({ id, p: p! });
+      if (clearOfPanels(p, legend)) visible.push({ id, p: p! });
     }
     expect(visible.length).toBeGreaterThanOrEqual(2);
     let best: [number, number] = [0, 1];
