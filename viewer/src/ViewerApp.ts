@@ -174,6 +174,15 @@ export class ViewerApp {
       alertCount.classList.toggle('critical', critical > 0);
     };
     stage.append(rail, this.legend.element, this.stats.element, this.panel.element, this.drawer.element, this.pickHint, h('div', { class: 'hint muted small' }, 'Drag: pan · Right-drag: rotate · Wheel: zoom · Click a junction for details'));
+    // A drawer tall enough to reach the legend (under the rail) would half hide it: the legend
+    // then moves beside the drawer. Checked whenever the drawer opens, closes or changes height.
+    const placeLegend = () => {
+      const drawer = this.drawer.element;
+      const reaches = !drawer.hidden && drawer.getBoundingClientRect().bottom > this.legend.element.getBoundingClientRect().top - 8;
+      stage.classList.toggle('legend-beside-drawer', reaches);
+    };
+    new ResizeObserver(placeLegend).observe(this.drawer.element);
+    window.addEventListener('resize', placeLegend);
     this.stats.describe = () => {
       const info = this.viewport.renderer.info.render;
       return `${info.calls} draws · ${(info.triangles / 1000).toFixed(0)}k tris · ${this.vehicles.count} veh`;
