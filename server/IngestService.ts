@@ -10,7 +10,7 @@ import { parseValidHlc } from '../twin/sensors/HybridLogicalClock.ts';
 import type { SensorBatch } from '../twin/sensors/messages.ts';
 import type { TwinState } from '../twin/state/TwinState.ts';
 import type { IngestResult } from '../twin/state/ingest.ts';
-import { rowsOf, type Database } from './db/Database.ts';
+import { rowsOf, type Database, type Db } from './db/Database.ts';
 import { GroupCommit } from './db/GroupCommit.ts';
 import type { Metrics } from './Metrics.ts';
 
@@ -52,6 +52,35 @@ const jsonCodec: RowCodec = {
 const unstoredKey = (sensorId: string, seq: number) => `${sensorId}\u0000${seq}`;
 
 const COPY_READINGS = `copy sensor_readings (sensor_id, seq, ts_ms, payload) from '/dev/blob'`;
+
+/** A sensor's newest stored reading (by sequence number). */
+export interface NewestReading {
+  id: string;
+  seq: number;
+  tsMs: number;
+  intervalMs: number | null;
+}
+
+/** Each listed sensor's newest stored reading, found through the key (one probe per sensor). */
+export async function newestStoredReadings(db: Db, sensorIds: readonly string[]): Promise<NewestReading[]> {
+  const rows = rowsOf(
+    await db.execute(sql`select s.id, r.seq, r.ts_ms, r.interval_ms from json_array_elements_text(${JSON.stringify(sensorIds)}::json) as s(id)
+      cross join lateral (select seq, ts_ms, (payload->>'intervalMs')::float8 as interval_ms from sensor_readings where sensor_id = s.id order by seq desc limit 1) r`),
+  ) as { id: string; seq: number | string; ts_ms: number | string; interval_ms: number | null }[];
+  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), tsMs: Number(r.ts_ms), intervalMs: r.interval_ms === null ? null : Number(r.interval_ms) || null }));
+}
+
+/**
+ * Where a restarted in-process field resumes: its clock one second past the newest stored reading
+ * (whole seconds, 0 with nothing stored) and each sensor's numbering after its newest stored one.
+ * The demo field restarts with the service; without this its first readings would reuse stored
+ * (sensor, seq) keys, dropped as duplicates, and be stamped before readings the twin re-read.
+ */
+export function fieldResumePoint(newest: readonly NewestReading[]): { epochMs: number; startSeq: Record<string, number> } {
+  if (newest.length === 0) return { epochMs: 0, startSeq: {} };
+  const latest = Math.max(...newest.map((n) => n.tsMs));
+  return { epochMs: Math.floor(latest / 1000) * 1000 + 1000, startSeq: Object.fromEntries(newest.map((n) => [n.id, n.seq + 1])) };
+}
 
 export class IngestService {
   /** Newest source time (ms) of any accepted reading: what a plan computed now is based on. */
@@ -181,20 +210,17 @@ export class IngestService {
    * backwards through the key: first its newest, then ranges of sequence numbers sized from its
    * reading interval, widened until they reach past the window.
    */
-  async recover(windowMs = 10 * 60_000): Promise<number> {
+  async recover(options: { windowMs?: number; newest?: readonly NewestReading[] } = {}): Promise<number> {
     const db = this.database.db;
-    const ids = JSON.stringify([...this.twin.layout.byId.keys()]);
-    const newest = rowsOf(
-      await db.execute(sql`select s.id, r.seq, r.ts_ms, r.interval_ms from json_array_elements_text(${ids}::json) as s(id)
-        cross join lateral (select seq, ts_ms, (payload->>'intervalMs')::float8 as interval_ms from sensor_readings where sensor_id = s.id order by seq desc limit 1) r`),
-    ) as { id: string; seq: number | string; ts_ms: number; interval_ms: number | null }[];
+    const windowMs = options.windowMs ?? 10 * 60_000;
+    const newest = options.newest ?? (await newestStoredReadings(db, [...this.twin.layout.byId.keys()]));
     if (newest.length === 0) return 0;
-    const latest = Math.max(...newest.map((n) => Number(n.ts_ms)));
+    const latest = Math.max(...newest.map((n) => n.tsMs));
     const cutoff = latest - windowMs;
     // Per sensor: sequence numbers below `hi` still to read, `step` of them at a time.
     let pending = newest
-      .filter((n) => Number(n.ts_ms) >= cutoff)
-      .map((n) => ({ id: n.id, hi: Number(n.seq) + 1, step: Math.ceil((Number(n.ts_ms) - cutoff) / Math.max(1, Number(n.interval_ms) || 1000)) + 8 }));
+      .filter((n) => n.tsMs >= cutoff)
+      .map((n) => ({ id: n.id, hi: n.seq + 1, step: Math.ceil((n.tsMs - cutoff) / Math.max(1, n.intervalMs ?? 1000)) + 8 }));
     const found: { sensorId: string; seq: number; ts: number; payload: Record<string, unknown> }[] = [];
     while (pending.length > 0) {
       const ranges = pending.map((p) => ({ id: p.id, lo: Math.max(0, p.hi - p.step), hi: p.hi }));
@@ -213,10 +239,21 @@ export class IngestService {
     }
     if (found.length === 0) return 0;
     found.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
-    // Rows stored before the lean schema carry sensorId and seq in the payload too; the key wins.
-    const r = this.twin.ingest({ messages: found.map((f) => ({ ...f.payload, sensorId: f.sensorId, seq: f.seq })) }, latest);
+    // The twin takes readings up to its lateness window behind "now": replay the window in time
+    // order, in slices of half that, each at its own newest time (all at once, only the last
+    // 30 s of the window were taken).
+    const slice = Math.max(1000, this.twin.ingestOptions.latenessMs / 2);
+    let accepted = 0;
+    for (let i = 0; i < found.length; ) {
+      let j = i;
+      while (j < found.length && found[j].ts < found[i].ts + slice) j++;
+      const part = found.slice(i, j);
+      // Rows stored before the lean schema carry sensorId and seq in the payload too; the key wins.
+      accepted += this.twin.ingest({ messages: part.map((f) => ({ ...f.payload, sensorId: f.sensorId, seq: f.seq })) }, part[part.length - 1].ts).accepted;
+      i = j;
+    }
     this.latestReadingMs = latest;
-    return r.accepted;
+    return accepted;
   }
 
   async count(): Promise<number> {

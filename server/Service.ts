@@ -35,7 +35,7 @@ import { AlertMonitor } from './AlertMonitor.ts';
 import { IntersectionHistory } from './IntersectionHistory.ts';
 import { CentralPlanner } from './CentralPlanner.ts';
 import { EdgeFleet } from './EdgeFleet.ts';
-import { IngestService } from './IngestService.ts';
+import { fieldResumePoint, IngestService, newestStoredReadings } from './IngestService.ts';
 import { SensorFeed } from './SensorFeed.ts';
 import { Metrics } from './Metrics.ts';
 import { PlanStore } from './PlanStore.ts';
@@ -119,9 +119,17 @@ export async function startService(config: Config): Promise<RunningService> {
 
   // The twin: built only from sensor messages arriving through the ingest API.
   const layout = buildSensorLayout(network);
-  const twin = new TwinState(network, layout);
-  const ingest = new IngestService(database, twin, metrics, () => runtime.engine.time * 1000);
-  await ingest.recover();
+  const newest = await newestStoredReadings(database.db, [...layout.byId.keys()]);
+  // The demo field runs in this process and restarts with it, empty: its clock and numbering
+  // resume after the stored readings (so none is overwritten or reordered), the twin reads its
+  // clock from there, and the twin starts empty too (the stored readings describe traffic the
+  // restarted simulation no longer has). A field outside (SENSORS=0) kept running: it keeps its own
+  // clock and numbering, and the twin re-reads the last minutes of its readings.
+  const inProcessField = config.SENSORS === '1';
+  const resume = inProcessField ? fieldResumePoint(newest) : { epochMs: 0, startSeq: {} };
+  const twin = new TwinState(network, layout, { epochMs: resume.epochMs });
+  const ingest = new IngestService(database, twin, metrics, () => resume.epochMs + runtime.engine.time * 1000);
+  if (!inProcessField) await ingest.recover({ newest });
   runtime.onTick((e) => twin.advance(e.time));
   // The viewer's panels: an hour of queue and delay per intersection, and alerts with a place.
   const history = new IntersectionHistory(network, twin);
@@ -149,7 +157,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const planner = new CentralPlanner(network, plans, { interval: config.PLAN_INTERVAL, minChange: 0.1 }, (job) => rtas.run(job), (i, v, node) => rtas.published(i, v, node));
   if (config.PLANNER === '1') {
     runtime.onTick(async (e) => {
-      if (Math.round(e.time) % 60 === 0) await planner.update(twin.observe(), e.time, ingest.latestReadingMs / 1000);
+      if (Math.round(e.time) % 60 === 0) await planner.update(twin.observe(), e.time, (ingest.latestReadingMs - resume.epochMs) / 1000);
     });
   }
 
@@ -241,7 +249,7 @@ export async function startService(config: Config): Promise<RunningService> {
   if (config.EDGES === '1') await fleet.connect(auth, url);
   let feed: SensorFeed | null = null;
   if (config.SENSORS === '1') {
-    const f = new SensorFeed(runtime.engine, layout, url, await auth.issueToken('field-sensors', 'integrator'));
+    const f = new SensorFeed(runtime.engine, layout, url, await auth.issueToken('field-sensors', 'integrator'), resume);
     runtime.onTick(() => f.afterStep());
     feed = f;
   }

@@ -70,7 +70,15 @@ const MiB = 1 << 20;
 /** A 413 naming the limit, before any of the body is parsed. */
 function limitBody(bytes: number): MiddlewareHandler<AppEnv> {
   const size = bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
-  return bodyLimit({ maxSize: bytes, onError: (c) => c.json(errorBody(`request body over ${size}; split it or raise the limit`), 413) });
+  return bodyLimit({
+    maxSize: bytes,
+    onError: (c) => {
+      // The rest of the body is not read, so this connection cannot carry another request: say so,
+      // or a client's pool may send its next request on a socket the server is closing.
+      c.header('Connection', 'close');
+      return c.json(errorBody(`request body over ${size}; split it or raise the limit`), 413);
+    },
+  });
 }
 
 export function createApp(services: Services, modules: RouteModule[] = [], limits: BodyLimits = { default: MiB, byPath: {} }): Hono<AppEnv> {

@@ -113,7 +113,10 @@ describe.each([
     }
     const restarted = new IngestService(db, twin(), new Metrics(), () => now);
     // Window 600 s before the newest reading (b's at 1,199.5 s): a 600…1199, b 1199…1399 and 1600…2399, nothing of c.
-    expect(await restarted.recover(600_000)).toBe(600 + 201 + 800);
+    expect(await restarted.recover({ windowMs: 600_000 })).toBe(600 + 201 + 800);
+    // A twin with the default lateness window (30 s) is handed every reading of the window too:
+    // the replay runs in time order, slice by slice (at once, it took only the last 30 s).
+    expect(await new IngestService(db, new TwinState(net, layout), new Metrics(), () => now).recover({ windowMs: 600_000 })).toBe(600 + 201 + 800);
     expect(restarted.latestReadingMs).toBe(1_199_500);
     const resent = await restarted.accept({ messages: [loop(a, 1000, 1_000_000), loop(b, 2000, 1_000_000), loop(c, 50, 50_000)] });
     expect(resent.results.map((x) => x.status)).toEqual(['duplicate', 'duplicate', 'accepted']);

@@ -92,6 +92,8 @@ describe('service over real HTTP', () => {
     const user = await api(svc.url, '/api/users', ADMIN, { method: 'POST', body: JSON.stringify({ name: 'big', role: 'viewer', pad: big }) });
     expect(user.status).toBe(413);
     expect(user.body.error.message).toMatch(/over 1 MiB/);
+    // The unread rest of the body ends the connection; the client is told, so it does not reuse it.
+    expect(user.headers.get('connection')).toBe('close');
     const batch = await api(svc.url, '/api/ingest', ADMIN, { method: 'POST', body: JSON.stringify(big) });
     expect(batch.status).toBe(200);
     expect(batch.body.rejected).toBe(15_000);

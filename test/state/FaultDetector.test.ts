@@ -76,6 +76,19 @@ describe('FaultDetector', () => {
     expect(flags.filter((f) => f !== mine)).toEqual([]);
   });
 
+  it('counts nothing as lost before the first number it received (a twin joining a running field, as after a restart)', () => {
+    // Every sensor has been numbering for a while before this twin hears from it.
+    const startSeq = Object.fromEntries([...layout.detectors, ...layout.cameras].map((s) => [s.id, 5000]));
+    const run = setup(grid, { startSeq });
+    for (let s = 0; s < 700; s++) run.step();
+    expect(run.twin.sensorFlags()).toEqual([]);
+    // And a loop that then loses most of its readings is still caught.
+    const detector = loopOn('stopbar', 0);
+    const lossy = setup(grid, { startSeq, detectorFaults: [{ detector, type: 'dropouts', onset: ONSET, rate: 0.5 }] });
+    for (let s = 0; s < 700; s++) lossy.step();
+    expect(lossy.twin.sensorFlags().map((f) => [f.index, f.reason])).toEqual([[detector, expect.stringMatching(/dropouts|silent/)]]);
+  });
+
   it('flags a camera that falls silent and keeps estimating from the loops', () => {
     const run = setup(grid);
     const truth = new TruthObserver(run.engine);

@@ -38,6 +38,11 @@ export const FieldConfigSchema = z.object({
   frameHeartbeat: z.number().nonnegative().default(10),
   /** Send raw actuation edges with each loop reading. */
   recordEdges: z.boolean().default(false),
+  /**
+   * First sequence number per sensor id (0 for the rest): a field that kept running while the
+   * centre restarted goes on numbering after the readings already stored.
+   */
+  startSeq: z.record(z.string(), z.number().int().nonnegative()).default({}),
   detectorFaults: z.array(DetectorFaultSchema).default([]),
   camera: CameraDegradationSchema.extend({
     /** Share of camera frames lost. */
@@ -144,8 +149,8 @@ export class Field {
     this.cameras = new CameraBank(engine, layout.cameras, { frameSteps: steps(c.frameInterval), degradation: c.camera, seed: c.seed });
     this.loopClock = layout.detectors.map(() => new HybridLogicalClock());
     this.camClock = layout.cameras.map(() => new HybridLogicalClock());
-    this.loopSeq = new Float64Array(layout.detectors.length);
-    this.camSeq = new Float64Array(layout.cameras.length);
+    this.loopSeq = Float64Array.from(layout.detectors, (d) => c.startSeq[d.id] ?? 0);
+    this.camSeq = Float64Array.from(layout.cameras, (cam) => c.startSeq[cam.id] ?? 0);
     this.dropoutOnset = new Float64Array(layout.detectors.length).fill(Infinity);
     this.dropoutRate = new Float64Array(layout.detectors.length);
     for (const f of c.detectorFaults) {

@@ -411,7 +411,7 @@ export class FaultDetector {
     const p1 = Math.min(0.9, Math.max(p0 + 0.2, 2.5 * p0));
     const up = Math.log(p1 / p0);
     const down = Math.log((1 - p1) / (1 - p0));
-    for (let q = Math.max(this.lossSeq[d] + 1, last - RING + 1); q <= limit; q++) {
+    for (let q = Math.max(this.lossSeq[d] + 1, last - RING + 1, s.loopFirstSeq[d]); q <= limit; q++) {
       const got = s.rSeq[d * RING + (q % RING)] === q;
       this.judgedN[d]++;
       if (!got) this.lostN[d]++;
@@ -495,7 +495,8 @@ export class FaultDetector {
       if (!ctx.camTrusted[c]) continue;
       const last = store.camLastMs[c];
       const silentFor = last === -Infinity ? silentStart : (feedMs - last) / 1000;
-      const dropouts = now % 5 === 0 && store.camLastSeq[c] >= 59 && store.camReceivedShare(c, 60) < 0.5;
+      // Judged once 60 frame numbers have passed since the first one received.
+      const dropouts = now % 5 === 0 && store.camLastSeq[c] - store.camFirstSeq[c] >= 59 && store.camReceivedShare(c, 60) < 0.5;
       if (silentFor > this.opt.cameraSilentAfter || dropouts) {
         ctx.camTrusted[c] = 0;
         const since = last === -Infinity ? this.started : secOf(ctx, last);

@@ -21,6 +21,12 @@ export class SensorStore {
 
   // ---- loops ----
   readonly loopLastSeq: Float64Array;
+  /**
+   * Lowest sequence number received (Infinity before any). Numbers below it were never offered to
+   * this twin (sent before it started, or before the window a restart re-reads), so they are not
+   * counted as lost.
+   */
+  readonly loopFirstSeq: Float64Array;
   /** Capture time (ms) of the newest reading. */
   readonly loopLastMs: Float64Array;
   /** Newest source time (ms) of any reading, loop or camera: how far the feed as a whole has come. */
@@ -44,6 +50,8 @@ export class SensorStore {
 
   // ---- cameras ----
   readonly camLastSeq: Float64Array;
+  /** Lowest frame number received (as `loopFirstSeq`). */
+  readonly camFirstSeq: Float64Array;
   readonly camLastMs: Float64Array;
   readonly camReceived: Float64Array;
   readonly camRSeq: Float64Array;
@@ -67,6 +75,7 @@ export class SensorStore {
     this.nDet = nD;
     this.nCam = nC;
     this.loopLastSeq = new Float64Array(nD).fill(-1);
+    this.loopFirstSeq = new Float64Array(nD).fill(Infinity);
     this.loopLastMs = new Float64Array(nD).fill(-Infinity);
     this.loopTotal = new Float64Array(nD);
     this.loopIntervalMs = new Float64Array(nD).fill(1000);
@@ -82,6 +91,7 @@ export class SensorStore {
     this.sumCountWithSpeed = new Float64Array(nD);
     this.loopReceived = new Float64Array(nD);
     this.camLastSeq = new Float64Array(nC).fill(-1);
+    this.camFirstSeq = new Float64Array(nC).fill(Infinity);
     this.camLastMs = new Float64Array(nC).fill(-Infinity);
     this.camReceived = new Float64Array(nC);
     this.camRSeq = new Float64Array(nC * RING).fill(-1);
@@ -129,6 +139,7 @@ export class SensorStore {
     this.rSpan[slot] = m.intervalMs;
     this.rTotal[slot] = m.total;
     this.loopReceived[d]++;
+    if (seq < this.loopFirstSeq[d]) this.loopFirstSeq[d] = seq;
     if (m.speed !== null) {
       const occTime = (m.occupancy * m.intervalMs) / 1000;
       this.sumOccTime[d] += occTime;
@@ -148,6 +159,7 @@ export class SensorStore {
     const seq = m.seq;
     this.camRSeq[c * RING + (seq % RING)] = seq;
     this.camReceived[c]++;
+    if (seq < this.camFirstSeq[c]) this.camFirstSeq[c] = seq;
     if (seq <= this.camLastSeq[c]) return; // an older frame: its totals are already covered
     this.camLastSeq[c] = seq;
     this.camLastMs[c] = tsMs;
@@ -197,11 +209,11 @@ export class SensorStore {
     return { due, share: got / due };
   }
 
-  /** Share of the last `window` sequence numbers (up to the newest) actually received. */
+  /** Share of the last `window` sequence numbers (up to the newest, from the first received) actually received. */
   loopReceivedShare(d: number, window: number): number {
     const last = this.loopLastSeq[d];
     if (last < 0) return 0;
-    const from = Math.max(0, last - window + 1);
+    const from = Math.max(this.loopFirstSeq[d], last - window + 1);
     let got = 0;
     for (let s = from; s <= last; s++) if (this.rSeq[d * RING + (s % RING)] === s) got++;
     return got / (last - from + 1);
@@ -210,7 +222,7 @@ export class SensorStore {
   camReceivedShare(c: number, window: number): number {
     const last = this.camLastSeq[c];
     if (last < 0) return 0;
-    const from = Math.max(0, last - window + 1);
+    const from = Math.max(this.camFirstSeq[c], last - window + 1);
     let got = 0;
     for (let s = from; s <= last; s++) if (this.camRSeq[c * RING + (s % RING)] === s) got++;
     return got / (last - from + 1);
