@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase, rowsOf } from '../../server/db/Database.ts';
 import { ADMIN, api, startTestService } from './helpers.ts';
 
-async function until(fn: () => boolean, timeoutMs = 60_000): Promise<void> {
+async function until(fn: () => boolean, timeoutMs = 150_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!fn()) {
     if (Date.now() > end) throw new Error('condition not met in time');
@@ -28,7 +28,7 @@ async function ingestOutcomes(url: string): Promise<Record<string, number>> {
 }
 
 describe('the demo field across a restart', () => {
-  it('resumes numbering and clock after the stored readings: nothing it sends is a duplicate, every accepted reading is stored', { timeout: 180_000 }, async () => {
+  it('resumes numbering and clock after the stored readings: nothing it sends is a duplicate, every accepted reading is stored', { timeout: 400_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'twin-resume-'));
     const env = { DATA_DIR: dataDir, SPEED: '40', FORECAST: '0' };
     const runFor = async (simSeconds: number) => {
