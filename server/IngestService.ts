@@ -74,7 +74,7 @@ export async function newestStoredReadings(db: Db, sensorIds: readonly string[])
  * Where a restarted in-process field resumes: its clock one second past the newest stored reading
  * (whole seconds, 0 with nothing stored) and each sensor's numbering after its newest stored one.
  * The demo field restarts with the service; without this its first readings would reuse stored
- * (sensor, seq) keys, dropped as duplicates, and be stamped before readings the twin re-read.
+ * (sensor, seq) keys, dropped as duplicates, and be stamped before readings already stored.
  */
 export function fieldResumePoint(newest: readonly NewestReading[]): { epochMs: number; startSeq: Record<string, number> } {
   if (newest.length === 0) return { epochMs: 0, startSeq: {} };

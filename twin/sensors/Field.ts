@@ -39,8 +39,8 @@ export const FieldConfigSchema = z.object({
   /** Send raw actuation edges with each loop reading. */
   recordEdges: z.boolean().default(false),
   /**
-   * First sequence number per sensor id (0 for the rest): a field that kept running while the
-   * centre restarted goes on numbering after the readings already stored.
+   * First sequence number per sensor id (0 for the rest): a field restarted with the service goes
+   * on numbering after the readings already stored, as devices that kept running would.
    */
   startSeq: z.record(z.string(), z.number().int().nonnegative()).default({}),
   detectorFaults: z.array(DetectorFaultSchema).default([]),
