@@ -89,16 +89,9 @@ export class Retention {
    * start vacuums regardless. On PostgreSQL autovacuum will usually have done it already.
    */
   private async needsVacuum(table: keyof RetentionDays, prunedNow: number): Promise<boolean> {
-    // A connection's counts reach the shared statistics after its statements, at most once a
-    // second; force them now, also before a vacuum (counts flushed after it would be counted again).
-    await this.db.execute(sql`select pg_stat_force_next_flush()`);
+    // Read (and so flushed) before any vacuum: counts flushed after it would be counted again.
+    const { live, dead } = await rowStats(this.db, TABLE_NAMES[table]);
     if (prunedNow > 0 && !this.vacuumedOnce.has(table)) return true;
-    const stats = rowsOf<{ live: string | number; dead: string | number }>(
-      await this.db.execute(sql`select n_live_tup as live, n_dead_tup as dead from pg_stat_user_tables
-        where relid = to_regclass(${TABLE_NAMES[table]})`),
-    );
-    const live = Number(stats[0]?.live ?? 0);
-    const dead = Number(stats[0]?.dead ?? 0);
     return dead > AUTOVACUUM_SCALE_FACTOR * live + AUTOVACUUM_THRESHOLD;
   }
 
@@ -200,4 +193,16 @@ export async function tableBytes(db: Db): Promise<Record<string, number>> {
       join pg_namespace n on n.oid = c.relnamespace where n.nspname = current_schema() and c.relkind = 'r'`),
   );
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.bytes)]));
+}
+
+/**
+ * A table's live and dead rows from the statistics. A connection's counts reach the shared
+ * statistics after its statements, at most once a second: this connection's are forced out first.
+ */
+export async function rowStats(db: Db, table: string): Promise<{ live: number; dead: number }> {
+  await db.execute(sql`select pg_stat_force_next_flush()`);
+  const stats = rowsOf<{ live: string | number; dead: string | number }>(
+    await db.execute(sql`select n_live_tup as live, n_dead_tup as dead from pg_stat_user_tables where relid = to_regclass(${table})`),
+  );
+  return { live: Number(stats[0]?.live ?? 0), dead: Number(stats[0]?.dead ?? 0) };
 }

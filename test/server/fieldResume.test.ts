@@ -11,15 +11,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, rowsOf } from '../../server/db/Database.ts';
-import { ADMIN, api, startTestService } from './helpers.ts';
-
-async function until(fn: () => boolean, timeoutMs = 150_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { ADMIN, api, startTestService, until } from './helpers.ts';
 
 /** Readings by outcome from /metrics. */
 async function ingestOutcomes(url: string): Promise<Record<string, number>> {
@@ -34,10 +26,10 @@ describe('the demo field across a restart', () => {
     const runFor = async (simSeconds: number) => {
       const svc = await startTestService(env);
       try {
-        await until(() => svc.runtime.engine.time > simSeconds);
+        await until(() => svc.runtime.engine.time > simSeconds, 150_000);
         // The field stops; what it already sent is answered (a batch leaves the queue once acknowledged).
         svc.runtime.stop();
-        await until(() => svc.feed!.pending === 0);
+        await until(() => svc.feed!.pending === 0, 150_000);
         const alerts = (await api(svc.url, '/api/alerts', ADMIN)).body.alerts as { kind: string; message: string }[];
         return { outcomes: await ingestOutcomes(svc.url), alerts };
       } finally {

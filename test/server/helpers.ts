@@ -117,3 +117,14 @@ export async function startServiceProcess(children: ChildProcess[], dataDir: str
   }
   throw new Error(`service did not start: ${log}`);
 }
+
+/** Polls `fn` every 250 ms until it returns something truthy (returned), or fails after `timeoutMs`. */
+export async function until<T>(fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

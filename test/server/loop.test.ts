@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../server/Service.ts';
-import { ADMIN, api, startTestService, twoPhasePlan } from './helpers.ts';
+import { ADMIN, api, startTestService, twoPhasePlan, until } from './helpers.ts';
 
 let svc: RunningService;
 
@@ -17,15 +17,6 @@ afterAll(async () => {
   await svc?.stop();
 });
 
-async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('edge controllers in the loop', () => {
   it('register, report their state and keep the field safe', async () => {

@@ -1,8 +1,8 @@
 /** The controllers' event log and the retention policy on PGlite (PostgreSQL: postgres.test.ts). */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, rowsOf, type Database } from '../../server/db/Database.ts';
-import { Retention } from '../../server/Retention.ts';
+import { openDatabase, type Database } from '../../server/db/Database.ts';
+import { Retention, rowStats } from '../../server/Retention.ts';
 import { checkHeartbeatLog, checkRetention } from './storageChecks.ts';
 
 describe('storage over time on PGlite', () => {
@@ -31,10 +31,7 @@ describe('storage over time on PGlite', () => {
     await db.execute(sql`insert into sensor_readings (sensor_id, seq, ts_ms, payload, received_at)
       select 'vac-1', g, g, '{"type":"loop"}'::json, to_timestamp((${now - 10 * day}::float8 + g * ${day / 100}::float8) / 1000.0)
       from generate_series(0, 999) g`);
-    const deadRows = async () => {
-      await db.execute(sql`select pg_stat_force_next_flush()`);
-      return Number(rowsOf<{ dead: string | number }>(await db.execute(sql`select n_dead_tup as dead from pg_stat_user_tables where relname = 'sensor_readings'`))[0]?.dead ?? 0);
-    };
+    const deadRows = async () => (await rowStats(db, 'sensor_readings')).dead;
     let clock = now;
     const vacuumed: string[] = [];
     const passes = (r: Retention) => async (days: number) => {

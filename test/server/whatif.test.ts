@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whatifRuns } from '../../server/db/schema.ts';
 import type { RunningService } from '../../server/Service.ts';
-import { ADMIN, api, openSocket, startTestService } from './helpers.ts';
+import { ADMIN, api, openSocket, startTestService, until as untilWithin } from './helpers.ts';
 
 let svc: (RunningService & { dataDir: string }) | null = null;
 let planner: string;
@@ -18,17 +18,10 @@ const FINISHED = ['done', 'failed', 'cancelled'];
 /** The middle (through) lane of the roads around Main Avenue's central intersections: roadworks. */
 const ROADWORKS = ['road_2_2_0', 'road_2_2_1', 'road_2_2_2', 'road_2_2_3', 'road_3_2_0', 'road_3_2_1', 'road_3_2_2', 'road_3_2_3'].map((road) => `${road}_1`);
 
-const post = (token: string, body: unknown) => api(svc!.url, '/api/whatif', token, { method: 'POST', body: JSON.stringify(body) });
+/** What-if runs take a while on a loaded machine: this file waits up to 150 s. */
+const until = <T>(fn: () => Promise<T | null | undefined | false>) => untilWithin(fn, 150_000);
 
-async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 150_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const post = (token: string, body: unknown) => api(svc!.url, '/api/whatif', token, { method: 'POST', body: JSON.stringify(body) });
 
 const finished = (id: string, token = planner) =>
   until(async () => {
